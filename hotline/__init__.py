@@ -1,0 +1,73 @@
+"""Hotline: intake and case tracking for a 24-hour humanitarian hotline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import load_config
+from hotline.crypto import EXTENSION_KEY, FieldCipher
+from hotline.database import configure_engine_events, engine_options
+from hotline.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` overrides settings read from the environment."""
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=(config or {}).get("INSTANCE_PATH"))
+    app.config.update(load_config(config, instance_path=app.instance_path))
+
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    options = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+    app.extensions[EXTENSION_KEY] = FieldCipher(
+        app.config["HOTLINE_ENCRYPTION_KEYS"], app.config["HOTLINE_INDEX_KEY"]
+    )
+    db.init_app(app)
+    with app.app_context():
+        configure_engine_events(db.engine)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+    from hotline.i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale)
+
+    _register_blueprints(app)
+
+    from hotline import cli, errors, security_headers
+
+    errors.register(app)
+    security_headers.register(app)
+    cli.register(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hotline.api.v1 import bp as api_bp
+    from hotline.auth.session import register as register_auth
+    from hotline.health import bp as health_bp
+    from hotline.intake.twilio_sms import bp as sms_bp
+
+    register_auth(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(sms_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(sms_bp)
+    csrf.exempt(api_bp)

@@ -1,0 +1,1 @@
+"""Sign-in, two-factor authentication and user accounts."""

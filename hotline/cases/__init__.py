@@ -1,0 +1,1 @@
+"""Case workflow (statuses and transitions), vocabularies and references."""

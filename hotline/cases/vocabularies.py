@@ -1,0 +1,64 @@
+"""Every vocabulary of the system in one place: channels, kinds, roles, classifications.
+
+Classification vocabularies can be overridden by the ``CLASSIFICATION_VOCABULARIES``
+setting (a mapping of field name to a list of values); ``classification_choices``
+reads the effective lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+CHANNELS = ("web", "sms", "whatsapp", "voice")
+ADDRESS_KINDS = ("phone", "whatsapp", "web")
+LANGUAGES = ("ko", "ru", "uk", "en")
+LANGUAGE_NAMES = {"ko": "한국어", "ru": "Русский", "uk": "Українська", "en": "English"}
+
+INTERACTION_KINDS = (
+    "message_in",
+    "message_out",
+    "call",
+    "voicemail",
+    "note",
+    "status_change",
+    "classification_change",
+    "assignment",
+)
+
+ROLES = ("staff", "supervisor", "admin")
+ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}
+
+CALLER_FLAGS = ("hostile", "blocked")
+
+# Outbound message states: ours (queued, sending, not_sent) then Twilio's.
+DELIVERY_STATUSES = (
+    "queued", "sending", "not_sent", "accepted", "sent", "delivered", "read",
+    "undelivered", "failed",
+)
+
+CLASSIFICATIONS: dict[str, tuple[str, ...]] = {
+    "category": ("surrender", "conscription", "relative", "information", "hostile", "other"),
+    "caller_type": ("serviceman", "conscript_risk", "relative", "civilian", "unknown"),
+    "affiliation": ("russia", "dprk", "other", "unknown"),
+    "urgency": ("immediate", "high", "normal"),
+}
+CLASSIFICATION_FIELDS = tuple(CLASSIFICATIONS)
+
+# Lower ranks come first in the queue.
+URGENCY_RANK = {"immediate": 0, "high": 1, "normal": 2}
+
+
+def classification_choices(
+    overrides: Mapping[str, list[str]] | None = None,
+) -> dict[str, tuple[str, ...]]:
+    """The effective classification vocabularies, with configured overrides applied."""
+    merged = dict(CLASSIFICATIONS)
+    for field, values in (overrides or {}).items():
+        if field in merged and values:
+            merged[field] = tuple(values)
+    return merged
+
+
+def role_at_least(role: str | None, minimum: str) -> bool:
+    """True when ``role`` ranks at or above ``minimum``."""
+    return ROLE_RANK.get(role or "", 0) >= ROLE_RANK[minimum]

@@ -1,0 +1,107 @@
+"""``flask --app wsgi …`` commands: users, API tokens, the audit chain."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from hotline import audit
+from hotline.api.tokens import TOKEN_ROLES, create_token
+from hotline.auth.passwords import (
+    MIN_PASSWORD_LENGTH,
+    generate_password,
+    hash_password,
+    new_session_token,
+)
+from hotline.cases.vocabularies import ROLES
+from hotline.extensions import db
+from hotline.models import User
+
+users_cli = AppGroup("users", help="Manage staff accounts.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+audit_cli = AppGroup("audit", help="Check the audit log.")
+
+
+def create_user(email: str, role: str, password: str, display_name: str | None = None,
+                must_change_password: bool = False) -> User:
+    """Create and commit a user (the CLI and the admin pages both call this)."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if db.session.execute(select(User.id).where(User.email == email)).first():
+        raise ValueError(f"a user with the email {email} already exists")
+    user = User(email=email, display_name=display_name or email.split("@")[0], role=role,
+                password_hash=hash_password(password), session_token=new_session_token(),
+                must_change_password=must_change_password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", actor_label="cli", detail={"user_id": user.id, "role": role})
+    db.session.commit()
+    return user
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="staff", show_default=True)
+@click.option("--name", "display_name", help="Display name (default: the part before @).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(email: str, role: str, display_name: str | None, password_stdin: bool) -> None:
+    """Create a user; the password comes from a prompt or from stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(email, role, password, display_name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {user.role} {user.email}; two-factor enrolment happens at first login")
+
+
+@users_cli.command("ensure-admin")
+@click.option("--email", default="admin@hotline.local", show_default=True)
+def users_ensure_admin(email: str) -> None:
+    """Create a first admin with a one-time password when there is no user at all."""
+    if db.session.execute(select(func.count()).select_from(User)).scalar_one():
+        click.echo("users exist already; no admin created")
+        return
+    password = generate_password()
+    create_user(email, "admin", password, "Administrator", must_change_password=True)
+    click.echo(f"first admin created: {email}")
+    click.echo(f"one-time password:   {password}")
+    click.echo("you will choose a new password and set up two-factor sign-in at first login")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(TOKEN_ROLES), default="stats", show_default=True)
+def tokens_create(name: str, role: str) -> None:
+    """Create an API token and print it once, alone on the last line."""
+    row, clear = create_token(name, role)
+    audit.record("token.create", actor_label="cli", detail={"token_id": row.id, "role": role})
+    db.session.commit()
+    click.echo(f"token {row.id} ({role}) for {name}; it is shown only this once:")
+    click.echo(clear)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check every link of the audit chain; exit 1 at the first broken row."""
+    report = audit.verify_chain()
+    if not report.ok:
+        click.echo(f"audit chain BROKEN at event {report.broken_at}: {report.reason} "
+                   f"({report.checked} events verified before it)", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain intact: {report.checked} events")
+
+
+def register(app: Flask) -> None:
+    """Attach every command group to ``app``."""
+    for group in (users_cli, tokens_cli, audit_cli):
+        app.cli.add_command(group)

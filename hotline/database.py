@@ -1,0 +1,42 @@
+"""Engine set-up for the two supported databases.
+
+SQLite: WAL journal, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for every
+transaction, so concurrent writers queue for the lock instead of failing half-way
+(pysqlite's own transaction handling is switched off, as SQLAlchemy's docs advise,
+which also makes savepoints work). PostgreSQL needs nothing special here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def engine_options(database_uri: str) -> dict:
+    """Engine keyword arguments suited to the database in ``database_uri``."""
+    if database_uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                 "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+def configure_engine_events(engine: Engine) -> None:
+    """Attach the SQLite connection and transaction hooks (no-op on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # noqa: ANN001
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

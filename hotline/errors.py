@@ -1,0 +1,52 @@
+"""Error responses: short, plain, never a stack trace; JSON for the API."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _respond(status: int, reason: str) -> Response:
+    if _wants_json():
+        response = jsonify({"error": reason})
+    else:
+        response = Response(reason + "\n", mimetype="text/plain")
+    response.status_code = status
+    return response
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on ``app``."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> Response:
+        return _respond(400, "The form expired or was not sent from this site. "
+                             "Go back, reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        if isinstance(error, InternalServerError):
+            return _internal(error)
+        response = _respond(error.code or 500, error.description or error.name)
+        if error.code == 405 and error.response is None:
+            valid = getattr(error, "valid_methods", None)
+            if valid:
+                response.headers["Allow"] = ", ".join(valid)
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _internal(error: Exception) -> Response:
+        original = getattr(error, "original_exception", None) or error
+        # Only the exception type: its message could carry caller data.
+        log.error("unhandled error on %s %s: %s", request.method, request.url_rule,
+                  type(original).__name__)
+        return _respond(500, "Internal error")

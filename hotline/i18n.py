@@ -1,0 +1,19 @@
+"""Language choice for public pages and caller-facing text."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from hotline.cases.vocabularies import LANGUAGES
+
+
+def select_locale() -> str:
+    """Locale for this request: an explicit choice, then ``?lang=``, then Accept-Language."""
+    chosen = getattr(g, "lang", None)
+    if chosen in LANGUAGES:
+        return chosen
+    asked = request.args.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    best = request.accept_languages.best_match(LANGUAGES)
+    return best or current_app.config.get("DEFAULT_LANGUAGE", "en")

@@ -1,0 +1,1 @@
+"""Intake: the one service every channel calls, and its front doors."""

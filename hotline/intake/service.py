@@ -1,0 +1,189 @@
+"""The one intake service every channel calls.
+
+``receive`` finds or creates the caller (by blind index), finds the caller's open
+case or opens one (reopening a case closed within ``REOPEN_WINDOW_DAYS``), appends
+the interaction and commits. It is idempotent on ``(kind, external_id)``: a retried
+delivery returns the same case and writes nothing. It is safe under concurrency:
+the caller row is locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers
+with ``BEGIN IMMEDIATE``) while its open case is chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from hotline.cases.references import new_reference
+from hotline.cases.vocabularies import CHANNELS, INTERACTION_KINDS
+from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
+from hotline.crypto import address_index, normalise_address
+from hotline.extensions import db
+from hotline.models import Caller, Case, Interaction, utcnow
+
+ADDRESS_KIND_FOR_CHANNEL = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp",
+                            "web": "web"}
+_REFERENCE_ATTEMPTS = 5
+
+
+class IntakeError(ValueError):
+    """The delivery cannot be taken in (bad channel, kind or address)."""
+
+
+@dataclass
+class IntakeResult:
+    """What ``receive`` did: the case, the interaction and whether anything was new."""
+
+    case: Case
+    interaction: Interaction
+    created: bool
+    case_opened: bool = False
+    case_reopened: bool = False
+
+
+def receive(
+    *,
+    channel: str,
+    address: str,
+    body: str | None,
+    external_id: str | None,
+    kind: str = "message_in",
+    meta: dict[str, Any] | None = None,
+    language: str | None = None,
+    name: str | None = None,
+) -> IntakeResult:
+    """Take in one contact; see the module docstring. Commits the session."""
+    if channel not in CHANNELS:
+        raise IntakeError(f"unknown channel {channel!r}")
+    if kind not in INTERACTION_KINDS:
+        raise IntakeError(f"unknown interaction kind {kind!r}")
+    address_kind = ADDRESS_KIND_FOR_CHANNEL[channel]
+    try:
+        normalised = normalise_address(address_kind, address)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from exc
+    index = address_index(address_kind, normalised)
+
+    if external_id:
+        existing = _existing(kind, external_id)
+        if existing is not None:
+            db.session.rollback()
+            return IntakeResult(existing.case, existing, created=False)
+
+    try:
+        caller = _lock_caller(index, address_kind, normalised)
+        case, opened, reopened = _open_case_for(caller, channel, language)
+        now = utcnow()
+        caller.last_seen = now
+        if name and not caller.name:
+            caller.name = name
+        if language:
+            caller.preferred_language = caller.preferred_language or language
+        interaction = Interaction(
+            case=case, kind=kind, channel=channel, external_id=external_id or None,
+            body=body, meta=dict(meta or {}), created_at=now,
+        )
+        db.session.add(interaction)
+        case.updated_at = now
+        db.session.flush()
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent delivery of the same external id won the race.
+        db.session.rollback()
+        existing = _existing(kind, external_id) if external_id else None
+        if existing is None:
+            raise
+        return IntakeResult(existing.case, existing, created=False)
+    return IntakeResult(case, interaction, created=True, case_opened=opened,
+                        case_reopened=reopened)
+
+
+def _existing(kind: str, external_id: str) -> Interaction | None:
+    return db.session.execute(
+        select(Interaction).where(Interaction.kind == kind,
+                                  Interaction.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def _lock_caller(index: str, address_kind: str, normalised: str) -> Caller:
+    """Create the caller if absent (one atomic insert), then lock and return the row."""
+    dialect = db.session.get_bind().dialect.name
+    now = utcnow()
+    values = {
+        "address_index": index,
+        "address": normalised,
+        "address_kind": address_kind,
+        "opted_out": False,
+        "first_seen": now,
+        "last_seen": now,
+    }
+    table = Caller.__table__
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(
+            index_elements=["address_index"])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(
+            index_elements=["address_index"])
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    db.session.execute(stmt)
+    return db.session.execute(
+        select(Caller).where(Caller.address_index == index).with_for_update()
+    ).scalar_one()
+
+
+def _open_case_for(caller: Caller, channel: str, language: str | None) -> tuple[Case, bool, bool]:
+    """The caller's open case, a recently closed one reopened, or a new case."""
+    latest = db.session.execute(
+        select(Case).where(Case.caller_id == caller.id).order_by(Case.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    now = utcnow()
+    if latest is not None and latest.status in OPEN_STATUSES:
+        _follow_caller_contact(latest)
+        if language and not latest.language:
+            latest.language = language
+        return latest, False, False
+    window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
+    if (latest is not None and latest.closed_at is not None and latest.purged_at is None
+            and now - latest.closed_at <= window):
+        _follow_caller_contact(latest)
+        latest.closed_at = None
+        latest.resolution = None
+        return latest, False, True
+    return _new_case(caller, channel, language or caller.preferred_language, now), True, False
+
+
+def _follow_caller_contact(case: Case) -> None:
+    """Move a waiting or closed case back into work and note the change on the timeline."""
+    target = STATUS_ON_CALLER_CONTACT.get(case.status)
+    if target is None:
+        return
+    db.session.add(Interaction(
+        case=case, kind="status_change", channel=None,
+        meta={"from": case.status, "to": target, "reason": "caller_contact"},
+    ))
+    case.status = target
+
+
+def _new_case(caller: Caller, channel: str, language: str | None, now) -> Case:  # noqa: ANN001
+    for _ in range(_REFERENCE_ATTEMPTS):
+        case = Case(
+            reference=new_reference(), caller_id=caller.id, channel=channel, status="new",
+            urgency="normal", language=language, created_at=now, updated_at=now,
+        )
+        savepoint = db.session.begin_nested()
+        db.session.add(case)
+        try:
+            savepoint.commit()
+            return case
+        except IntegrityError:
+            savepoint.rollback()
+            if db.session.execute(select(Case.id).where(Case.reference == case.reference)
+                                  ).first() is None:
+                raise
+    raise RuntimeError("could not draw an unused case reference")

@@ -1,0 +1,247 @@
+"""The data model: users, callers, cases, their timeline, the audit log and API tokens.
+
+Caller identifiers and free text are ``EncryptedText`` columns; callers are found by
+the blind index ``Caller.address_index``, never by the clear address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.cases.references import format_reference
+from hotline.crypto import EncryptedText
+from hotline.extensions import db
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC (stored naive-UTC-safe by the UTCDateTime type)."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(db.TypeDecorator):
+    """Datetimes stored as UTC and always returned timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class User(UserMixin, db.Model):
+    """A staff member, supervisor or admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Rotated on password change or "log out everywhere": sessions carry it.
+    session_token: Mapped[str] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_counter: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    languages: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def get_id(self) -> str:
+        """Flask-Login identity: id plus session token, so a rotated token ends sessions."""
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return bool(self.active)
+
+
+class Caller(db.Model):
+    """Someone who contacted the hotline, known only by a blind index of their address."""
+
+    __tablename__ = "callers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Null after a retention purge; NULLs do not collide in the unique index.
+    address_index: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    address: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    address_kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opt_out_keyword: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    preferred_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    flag: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    cases: Mapped[list[Case]] = relationship(back_populates="caller", order_by="Case.id")
+
+
+class Case(db.Model):
+    """One contact thread with a caller, worked through the workflow."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_created", "status", "created_at"),
+        Index("ix_cases_assigned_status", "assigned_to_id", "status"),
+        Index("ix_cases_caller_created", "caller_id", "created_at"),
+        Index("ix_cases_callback_created", "callback_needed", "created_at"),
+        Index("ix_cases_channel_created", "channel", "created_at"),
+        Index("ix_cases_language_created", "language", "created_at"),
+        Index("ix_cases_category_created", "category", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(8), unique=True)
+    caller_id: Mapped[int] = mapped_column(ForeignKey("callers.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    resolution: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    caller_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    affiliation: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    region: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    callback_needed: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # argon2id hash of the web follow-up receipt; the receipt itself is never stored.
+    followup_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    caller: Mapped[Caller] = relationship(back_populates="cases")
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    interactions: Mapped[list[Interaction]] = relationship(
+        back_populates="case", order_by="Interaction.id", lazy="select"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def display_reference(self) -> str:
+        return format_reference(self.reference)
+
+
+class Interaction(db.Model):
+    """One entry in a case's timeline."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("kind", "external_id", name="uq_interactions_kind_external_id"),
+        Index("ix_interactions_case_id", "case_id", "id"),
+        Index("ix_interactions_outbox", "delivery_status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Outbox state for message_out; null for everything else.
+    delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    case: Mapped[Case] = relationship(back_populates="interactions")
+    author: Mapped[User | None] = relationship()
+
+
+class MessageStatusEvent(db.Model):
+    """One delivery-status callback from Twilio: one row per MessageSid and status."""
+
+    __tablename__ = "message_status_events"
+    __table_args__ = (UniqueConstraint("message_sid", "status", name="uq_message_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Append-only, hash-chained record of who did what to which case."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor_label: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the read-only JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Setting(db.Model):
+    """Small key/value settings changed at run time by admins (e.g. retention days)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))

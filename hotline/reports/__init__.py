@@ -1,0 +1,1 @@
+"""Supervisor reports: counts, backlog, response times, charts and CSV export."""
