@@ -218,3 +218,6 @@ def login_as(client: FlaskClient, user) -> None:  # noqa: ANN001
         sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
         sess[MFA_SESSION_KEY] = True
+
+
+pytest_plugins = ["tests.browser"]
