@@ -83,10 +83,7 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
     """A database URL migrated to head once per session (SQLite: a template file)."""
     root = tmp_path_factory.mktemp("template")
     pg = postgres_url()
-    if pg:
-        url = _worker_database(pg, worker_id)
-    else:
-        url = f"sqlite:///{root / 'template.sqlite3'}"
+    url = _worker_database(pg, worker_id) if pg else f"sqlite:///{root / 'template.sqlite3'}"
     app = create_app(base_config(root, url))
     _upgrade(app)
     with app.app_context():

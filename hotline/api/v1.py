@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -167,7 +167,7 @@ def _day_bound(name: str, default: datetime, *, end: bool) -> datetime:
         day = datetime.combine(day.date(), time.min)
         if end:
             day += timedelta(days=1)
-    return day if day.tzinfo else day.replace(tzinfo=timezone.utc)
+    return day if day.tzinfo else day.replace(tzinfo=UTC)
 
 
 @bp.get("/stats")

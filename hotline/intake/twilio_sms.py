@@ -63,11 +63,11 @@ def inbound_message() -> Response:
 
     response = MessagingResponse()
     case, interaction = result.case, result.interaction
-    if result.created and (result.case_opened or result.case_reopened):
-        if _may_auto_reply(case):
-            interaction.meta = {**interaction.meta, "auto_reply": True}
-            flag_modified(interaction, "meta")
-            db.session.commit()
+    opened = result.case_opened or result.case_reopened
+    if result.created and opened and _may_auto_reply(case):
+        interaction.meta = {**interaction.meta, "auto_reply": True}
+        flag_modified(interaction, "meta")
+        db.session.commit()
     if interaction.meta.get("auto_reply"):
         response.message(auto_reply(case.language, case.display_reference))
     return twiml(response)

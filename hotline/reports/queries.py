@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, cast, func, select
 
@@ -61,8 +61,8 @@ class CaseStats:
 
 def default_range(now: datetime | None = None, days: int = 30) -> tuple[datetime, datetime]:
     """The last ``days`` whole days up to and including today (UTC)."""
-    now = now or datetime.now(timezone.utc)
-    until = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+    now = now or datetime.now(UTC)
+    until = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
     return until - timedelta(days=days), until
 
 
@@ -114,7 +114,7 @@ def first_response_seconds(flt: StatsFilter) -> list[float]:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def case_stats(flt: StatsFilter) -> CaseStats:
