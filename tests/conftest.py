@@ -91,13 +91,12 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
     return url
 
 
-def _empty_postgres(app: Flask) -> None:
-    with app.app_context():
-        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-        db.session.remove()
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.engine.dispose()
+def _empty_postgres(database_url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture
@@ -127,7 +126,7 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator:
             db.session.remove()
             db.engine.dispose()
     if apps and not database_url.startswith("sqlite"):
-        _empty_postgres(apps[0])
+        _empty_postgres(database_url)
 
 
 @pytest.fixture
