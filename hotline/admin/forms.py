@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -19,8 +20,8 @@ from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES, ROLES
 
 # A plausibility check only: the address is a login name, nothing is sent to it.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-ROLE_CHOICES = [(role, role.title()) for role in ROLES]
-LANGUAGE_CHOICES = [(code, f"{LANGUAGE_NAMES[code]} ({code})") for code in LANGUAGES]
+ROLE_CHOICES = [SelectChoice(role, role.title()) for role in ROLES]
+LANGUAGE_CHOICES = [SelectChoice(code, f"{LANGUAGE_NAMES[code]} ({code})") for code in LANGUAGES]
 
 
 class CheckboxesField(SelectMultipleField):
@@ -69,7 +70,8 @@ class TokenForm(FlaskForm):
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)],
                        description="Who or what uses it, e.g. “weekly statistics export”.")
-    role = SelectField("Role", choices=[(role, role) for role in TOKEN_ROLES], default="stats",
+    role = SelectField("Role", choices=[SelectChoice(role) for role in TOKEN_ROLES],
+                       default="stats",
                        description="stats: counts and case metadata only; staff and above "
                                    "may read message text.")
     submit = SubmitField("Create token")

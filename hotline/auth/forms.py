@@ -34,7 +34,10 @@ class NewPasswordForm(FlaskForm):
 
     password = PasswordField(
         "New password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        validators=[DataRequired(), Length(
+            min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+            message=f"The password must have at least {MIN_PASSWORD_LENGTH} and at most "
+                    f"{MAX_PASSWORD_LENGTH} characters.")],
         description=f"At least {MIN_PASSWORD_LENGTH} characters; a few unrelated words work well.",
         render_kw={"autocomplete": "new-password"})
     confirm = PasswordField("New password again",
