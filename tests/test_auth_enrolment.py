@@ -122,3 +122,17 @@ def test_new_password_page_needs_the_second_factor_first(client, make_user):
 def test_two_factor_page_without_password_step_restarts(client):
     response = client.get("/login/two-factor")
     assert response.status_code == 302 and response.location.endswith("/login")
+
+
+def test_first_admin_from_the_cli_signs_in_with_the_one_time_password(app, client, clock):
+    result = app.test_cli_runner().invoke(args=["users", "ensure-admin",
+                                                "--email", "first@hotline.test"])
+    assert result.exit_code == 0, result.output
+    password = re.search(r"one-time password:\s+(\S+)", result.output).group(1)
+    assert password_step(client, "first@hotline.test", password).status_code == 302
+    secret = _secret_from(client.get("/login/two-factor").get_data(as_text=True))
+    assert code_step(client, code_at(secret, clock.now)).location.endswith("/login/new-password")
+    done = submit(client, "/login/new-password", "/login/new-password",
+                  {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 302
+    assert client.get("/admin/users").status_code == 200

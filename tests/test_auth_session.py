@@ -121,3 +121,12 @@ def test_password_change_needs_the_current_password_and_csrf(app, client, make_u
         stored = db.session.get(User, user.id)
         assert verify_password(stored.password_hash, DEFAULT_PASSWORD)
         assert stored.session_token == user.session_token
+
+
+def test_expired_session_is_refused_on_admin_pages_too(client, make_user, clock):
+    admin = make_user("admin")
+    login_as(client, admin, at=clock.now)
+    assert client.get("/admin/users").status_code == 200
+    clock.advance(minutes=IDLE_MINUTES + 1)
+    response = client.get("/admin/users")
+    assert _expired(response) and "next=" in response.location
