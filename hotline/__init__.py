@@ -60,11 +60,15 @@ def _migrations_dir():
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hotline.admin.views import bp as admin_bp
     from hotline.api.v1 import bp as api_bp
     from hotline.auth.session import register as register_auth
+    from hotline.auth.views import bp as auth_bp
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
 
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
     register_auth(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(sms_bp)

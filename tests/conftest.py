@@ -203,17 +203,24 @@ def make_user(app: Flask):
     return factory
 
 
-def login_as(client: FlaskClient, user) -> None:  # noqa: ANN001
+def login_as(client: FlaskClient, user, at=None) -> None:  # noqa: ANN001
     """Put a fully signed-in session (password and second factor passed) into ``client``.
 
-    The auth package owns the session contract; it keeps this helper in step with it.
+    ``at`` (a tz-aware datetime) is when the sign-in happened; default now. The auth
+    package owns the session contract; it keeps this helper in step with it.
     """
     from hotline.auth.guards import MFA_SESSION_KEY
+    from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY
+    from hotline.models import utcnow
 
+    stamp = int((at or utcnow()).timestamp())
     with client.session_transaction() as sess:
+        sess.clear()
         sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
         sess[MFA_SESSION_KEY] = True
+        sess[AUTH_AT_KEY] = stamp
+        sess[SEEN_AT_KEY] = stamp
 
 
 pytest_plugins = ["tests.browser"]

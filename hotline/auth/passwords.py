@@ -9,6 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 MIN_PASSWORD_LENGTH = 12
+# Longest accepted password: argon2 would hash megabytes, but nobody types them.
+MAX_PASSWORD_LENGTH = 1024
 
 
 def hasher() -> PasswordHasher:

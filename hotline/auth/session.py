@@ -29,6 +29,13 @@ def load_user(identity: str) -> User | None:
 
 
 def register(app: Flask) -> None:
-    """Configure the login manager for ``app``."""
-    login_manager.login_view = "auth.login" if "auth.login" in app.view_functions else None
+    """Configure the login manager for ``app`` and the session lifetime checks.
+
+    The login view is the ``auth`` blueprint's ``auth.login`` (registered in
+    ``_register_blueprints`` just before this runs).
+    """
+    from hotline.auth import lifetime
+
+    login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
+    lifetime.register(app)

@@ -1,0 +1,1 @@
+"""Admin pages: user accounts, the on-duty roster and API tokens (admin role only)."""

@@ -1,0 +1,123 @@
+"""Sign-in checks: password, per-account throttling and the second factor.
+
+Every failure raises ``SignInFailed`` with one generic message, so the page never
+reveals whether an email exists, whether the account is locked or which factor was
+wrong. Callers commit the session after each call (failures must be stored too).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from hotline import audit
+from hotline.auth import totp
+from hotline.auth.clock import now
+from hotline.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from hotline.extensions import db
+from hotline.models import User
+
+# Wrong passwords or codes in a row before the account locks, and for how long.
+MAX_FAILED_LOGINS = 5
+LOCKOUT_MINUTES = 15
+# Per remote address, on POST /login and the second-factor step (Flask-Limiter syntax).
+LOGIN_ADDRESS_LIMIT = "20 per minute; 200 per hour"
+
+GENERIC_FAILURE = ("Sign-in failed. Check your email address and password; after several "
+                   "failures the account is locked for a while.")
+GENERIC_CODE_FAILURE = ("That code was not accepted. Use the current code from your "
+                        "authenticator app; each code works only once.")
+
+
+class SignInFailed(Exception):
+    """A sign-in step failed; ``str(exc)`` is safe to show."""
+
+
+def address_limit() -> str:
+    """The per-address limit (the ``LOGIN_RATE_LIMIT`` setting overrides the constant)."""
+    return current_app.config.get("LOGIN_RATE_LIMIT") or LOGIN_ADDRESS_LIMIT
+
+
+def find_user(email: str) -> User | None:
+    """The user with this email (case-insensitive), or None."""
+    email = (email or "").strip().lower()
+    if not email:
+        return None
+    return db.session.execute(
+        select(User).where(func.lower(User.email) == email)
+    ).scalar_one_or_none()
+
+
+def is_locked(user: User) -> bool:
+    """True while the account's lockout lasts."""
+    return user.locked_until is not None and user.locked_until > now()
+
+
+def _dummy_hash() -> str:
+    # Computed once per app with the app's parameters, so an unknown email costs
+    # the same argon2 work as a known one.
+    cache = current_app.extensions.setdefault("hotline_auth", {})
+    if "dummy_hash" not in cache:
+        cache["dummy_hash"] = hash_password("not-a-real-password-just-for-timing")
+    return cache["dummy_hash"]
+
+
+def register_failure(user: User, step: str) -> None:
+    """Count a failed password or code; lock the account at ``MAX_FAILED_LOGINS``."""
+    user.failed_logins = (user.failed_logins or 0) + 1
+    audit.record("auth.login_failed", actor=user, detail={"step": step,
+                                                          "failures": user.failed_logins})
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now() + timedelta(minutes=LOCKOUT_MINUTES)
+        user.failed_logins = 0
+        audit.record("auth.lockout", actor=user, detail={"minutes": LOCKOUT_MINUTES})
+
+
+def check_password(email: str, password: str) -> User:
+    """The user whose email and password match; raises SignInFailed otherwise.
+
+    A matching password made with old argon2 parameters is re-hashed on the spot.
+    """
+    user = find_user(email)
+    if user is None or len(password) > MAX_PASSWORD_LENGTH:
+        verify_password(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        audit.record("auth.login_failed", actor_label="anonymous",
+                     detail={"step": "password", "reason": "unknown account"})
+        raise SignInFailed(GENERIC_FAILURE)
+    if not user.active or is_locked(user):
+        verify_password(_dummy_hash(), password)
+        reason = "inactive" if not user.active else "locked"
+        audit.record("auth.login_failed", actor=user, detail={"step": "password",
+                                                              "reason": reason})
+        raise SignInFailed(GENERIC_FAILURE)
+    if not verify_password(user.password_hash, password):
+        register_failure(user, "password")
+        raise SignInFailed(GENERIC_FAILURE)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        audit.record("auth.password_rehashed", actor=user)
+    return user
+
+
+def check_code(user: User, code: str) -> None:
+    """Accept the TOTP ``code`` for ``user`` or raise SignInFailed (counted as a failure)."""
+    if not user.active or is_locked(user):
+        raise SignInFailed(GENERIC_CODE_FAILURE)
+    if not totp.accept_code(user, code, now()):
+        register_failure(user, "totp")
+        raise SignInFailed(GENERIC_CODE_FAILURE)
+
+
+def signed_in(user: User) -> None:
+    """Bookkeeping after both factors passed: reset the counters, stamp the time."""
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now()
+    audit.record("auth.login", actor=user)

@@ -1,0 +1,175 @@
+"""The sign-in pages: password, second factor (enrolment or code), forced new password,
+sign-out and the signed-in user's password change.
+
+The steps: ``/login`` (password) → ``/login/two-factor`` (enrol with a QR code the first
+time, else a code) → ``/login/new-password`` when the account must choose one → the
+``next`` page or the dashboard. Only the last step signs the user in (``start_session``).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from hotline import audit
+from hotline.auth import totp
+from hotline.auth.accounts import AccountError, change_password
+from hotline.auth.forms import ChangePasswordForm, CodeForm, LoginForm, NewPasswordForm
+from hotline.auth.guards import fully_authenticated, staff_required
+from hotline.auth.lifetime import (
+    PENDING_MFA_KEY,
+    end_session,
+    pending_user,
+    start_pending,
+    start_session,
+)
+from hotline.auth.login import (
+    GENERIC_FAILURE,
+    SignInFailed,
+    address_limit,
+    check_code,
+    check_password,
+    signed_in,
+)
+from hotline.auth.passwords import verify_password
+from hotline.auth.redirects import landing, safe_next
+from hotline.extensions import db, limiter
+from hotline.models import User
+
+bp = Blueprint("auth", __name__)
+
+RESTART_MESSAGE = "Your sign-in took too long or was interrupted. Please start again."
+
+
+def _finish(user: User):  # noqa: ANN202 - a redirect response
+    """Both factors passed and no password to choose: sign in and leave the login pages."""
+    signed_in(user)
+    db.session.commit()
+    next_url = start_session(user)
+    return redirect(landing(next_url))
+
+
+def _restart():  # noqa: ANN202
+    end_session()
+    flash(RESTART_MESSAGE, "error")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(address_limit, methods=["POST"])
+def login():
+    """Step one: email and password."""
+    if fully_authenticated():
+        return redirect(landing(request.args.get("next")))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        try:
+            user = check_password(form.email.data, form.password.data)
+        except SignInFailed as exc:
+            db.session.commit()
+            flash(str(exc), "error")
+            return render_template("auth/login.html", form=form), 401
+        db.session.commit()
+        start_pending(user, safe_next(form.next.data))
+        return redirect(url_for("auth.two_factor"))
+    if request.method == "POST":
+        flash(GENERIC_FAILURE, "error")
+        return render_template("auth/login.html", form=form), 400
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(address_limit, methods=["POST"])
+def two_factor():
+    """Step two: enrol an authenticator app (first sign-in) or enter its current code."""
+    user = pending_user()
+    if user is None:
+        return _restart()
+    if session.get(PENDING_MFA_KEY):
+        return redirect(url_for("auth.new_password"))
+    enrolling = not user.totp_confirmed
+    if enrolling and not user.totp_secret:
+        user.totp_secret = totp.new_secret()
+        db.session.commit()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            check_code(user, form.code.data)
+        except SignInFailed as exc:
+            db.session.commit()
+            flash(str(exc), "error")
+        else:
+            if enrolling:
+                user.totp_confirmed = True
+                audit.record("auth.totp_enrolled", actor=user)
+            if user.must_change_password:
+                db.session.commit()
+                session[PENDING_MFA_KEY] = True
+                return redirect(url_for("auth.new_password"))
+            return _finish(user)
+    elif request.method == "POST":
+        flash(form.code.errors[0] if form.code.errors else "Enter the six-digit code.", "error")
+    status = 400 if request.method == "POST" else 200
+    if enrolling:
+        uri = totp.provisioning_uri(user, user.totp_secret)
+        return render_template("auth/enrol.html", form=form, qr_svg=totp.qr_svg(uri),
+                               secret=totp.grouped(user.totp_secret), user=user), status
+    return render_template("auth/two_factor.html", form=form), status
+
+
+@bp.route("/login/new-password", methods=["GET", "POST"])
+def new_password():
+    """Step three, for accounts with a one-time password: choose a new one."""
+    user = pending_user()
+    if user is None or not session.get(PENDING_MFA_KEY):
+        return _restart()
+    if not user.must_change_password:
+        return _finish(user)
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(user, form.password.data, actor=user, forced=True)
+        except AccountError as exc:
+            form.password.errors = [*form.password.errors, str(exc)]
+        else:
+            return _finish(user)
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/new_password.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out of this browser (CSRF-checked like every POST)."""
+    if current_user.is_authenticated:
+        audit.record("auth.logout", actor=current_user._get_current_object())
+        db.session.commit()
+    end_session()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@staff_required()
+def account_password():
+    """A signed-in user changes their password; every other session of theirs ends."""
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not verify_password(user.password_hash, form.current.data):
+            form.current.errors = [*form.current.errors, "The current password is wrong."]
+        else:
+            try:
+                change_password(user, form.password.data, actor=user)
+            except AccountError as exc:
+                form.password.errors = [*form.password.errors, str(exc)]
+            else:
+                db.session.commit()
+                # This browser keeps working: a fresh session under the new token.
+                start_session(user)
+                flash("Your password is changed; every other session was signed out.",
+                      "success")
+                return redirect(url_for("auth.account_password"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/change_password.html", form=form), status
