@@ -8,7 +8,7 @@ the same numbers in a table beside it for screen readers and copying.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -19,12 +19,15 @@ FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 BAR_HEIGHT = 18
 BAR_GAP = 6
-LABEL_WIDTH = 130
-BAR_AREA = 260
-VALUE_WIDTH = 60
+# Label column: wide enough for the longest label at ~7 px a character, within bounds.
+CHAR_WIDTH = 7
+LABEL_WIDTH_MIN, LABEL_WIDTH_MAX = 50, 180
+BAR_AREA = 200
+VALUE_WIDTH = 50
 
 COLUMN_AREA_HEIGHT = 140
 COLUMN_CHART_WIDTH = 640
+RIGHT_PADDING = 20
 AXIS_LABEL_HEIGHT = 34
 Y_LABEL_WIDTH = 40
 # At most this many dates are written under the columns; the rest would overlap.
@@ -48,7 +51,9 @@ def _svg(chart_id: str, title: str, width: float, height: float, body: list[str]
 def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, int]]) -> Markup:
     """Horizontal bars, one per (label, count), longest bar = the largest count."""
     peak = max((count for _label, count in items), default=0)
-    width = LABEL_WIDTH + BAR_AREA + VALUE_WIDTH
+    longest = max((len(label) for label, _count in items), default=0)
+    label_width = min(max(12 + CHAR_WIDTH * longest, LABEL_WIDTH_MIN), LABEL_WIDTH_MAX)
+    width = label_width + BAR_AREA + VALUE_WIDTH
     height = max(len(items), 1) * (BAR_HEIGHT + BAR_GAP) + BAR_GAP
     body = []
     if not items:
@@ -58,26 +63,32 @@ def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, int]]) -> Ma
         length = BAR_AREA * count / peak if peak else 0
         middle = _num(top + BAR_HEIGHT * 0.7)
         body.append(
-            f'<text x="{LABEL_WIDTH - 6}" y="{middle}" text-anchor="end" fill="{TEXT_FILL}" '
+            f'<text x="{label_width - 6}" y="{middle}" text-anchor="end" fill="{TEXT_FILL}" '
             f'{FONT}>{escape(label)}</text>'
-            f'<rect class="bar" x="{LABEL_WIDTH}" y="{top}" width="{_num(length)}" '
+            f'<rect class="bar" x="{label_width}" y="{top}" width="{_num(length)}" '
             f'height="{BAR_HEIGHT}" fill="{BAR_FILL}" data-value="{count}"></rect>'
-            f'<text x="{_num(LABEL_WIDTH + length + 6)}" y="{middle}" fill="{TEXT_FILL}" '
+            f'<text x="{_num(label_width + length + 6)}" y="{middle}" fill="{TEXT_FILL}" '
             f'{FONT}>{count}</text>'
         )
     return _svg(chart_id, title, width, height, body)
 
 
-def column_chart(chart_id: str, title: str, points: Sequence[tuple[str, int]]) -> Markup:
-    """Vertical columns over time (e.g. cases per day), with the peak on the y axis."""
+def column_chart(chart_id: str, title: str, points: Sequence[tuple[str, int]],
+                 axis_label: Callable[[str], str] = str) -> Markup:
+    """Vertical columns over time (e.g. cases per day), with the peak on the y axis.
+
+    ``axis_label`` shortens the labels written under the axis (each column's own
+    tooltip keeps the full label).
+    """
     peak = max((count for _label, count in points), default=0)
-    plot_width = COLUMN_CHART_WIDTH - Y_LABEL_WIDTH
+    plot_width = COLUMN_CHART_WIDTH - Y_LABEL_WIDTH - RIGHT_PADDING
     height = COLUMN_AREA_HEIGHT + AXIS_LABEL_HEIGHT
     slot = plot_width / max(len(points), 1)
     column = max(slot * 0.8, 0.5)
     base = COLUMN_AREA_HEIGHT
+    right = COLUMN_CHART_WIDTH - RIGHT_PADDING
     body = [
-        f'<line x1="{Y_LABEL_WIDTH}" y1="{base}" x2="{COLUMN_CHART_WIDTH}" y2="{base}" '
+        f'<line x1="{Y_LABEL_WIDTH}" y1="{base}" x2="{right}" y2="{base}" '
         f'stroke="{AXIS_STROKE}"></line>',
         f'<text x="{Y_LABEL_WIDTH - 6}" y="12" text-anchor="end" fill="{TEXT_FILL}" '
         f'{FONT}>{peak}</text>',
@@ -96,6 +107,6 @@ def column_chart(chart_id: str, title: str, points: Sequence[tuple[str, int]]) -
         if index % step == 0:
             body.append(
                 f'<text x="{_num(left + column / 2)}" y="{base + 16}" text-anchor="middle" '
-                f'fill="{TEXT_FILL}" {FONT}>{escape(label)}</text>'
+                f'fill="{TEXT_FILL}" {FONT}>{escape(axis_label(label))}</text>'
             )
     return _svg(chart_id, title, COLUMN_CHART_WIDTH, height, body)

@@ -91,8 +91,13 @@ def index():
     return render_template(
         "reports/index.html", error=None, params=params, form=params.query(), data=data,
         now=now, sections=_breakdowns(data), days=days, duration=duration,
-        day_chart=charts.column_chart("chart-day", "Cases opened per day", days),
+        day_chart=charts.column_chart("chart-day", "Cases opened per day (UTC)", days,
+                                      axis_label=_month_day),
         **_choices())
+
+
+def _month_day(iso_day: str) -> str:
+    return iso_day[5:]
 
 
 def _choices() -> dict:
