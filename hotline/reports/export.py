@@ -90,7 +90,6 @@ def rows(flt: StatsFilter) -> Iterator[list[str]]:
                 counts.get(row.id, 0),
             )]
         after = (batch[-1].created_at, batch[-1].id)
-        db.session.expire_all()
 
 
 def csv_chunks(flt: StatsFilter) -> Iterator[str]:

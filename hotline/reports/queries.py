@@ -247,10 +247,6 @@ def callback_queue(flt: StatsFilter) -> tuple[int, datetime | None]:
         select(func.count(), func.min(Case.created_at))
         .where(Case.callback_needed.is_(True), *_open(flt))
     ).one()
-    if oldest is not None and isinstance(oldest, str):  # SQLite aggregate: no type applied
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
     return count, oldest
 
 
