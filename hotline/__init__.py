@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth.views import bp as auth_bp
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
+    from hotline.reports.views import bp as reports_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -73,5 +74,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(reports_bp)
     csrf.exempt(sms_bp)
     csrf.exempt(api_bp)

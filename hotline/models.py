@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -125,6 +126,17 @@ class Case(db.Model):
         Index("ix_cases_channel_created", "channel", "created_at"),
         Index("ix_cases_language_created", "language", "created_at"),
         Index("ix_cases_category_created", "category", "created_at"),
+        # The report indexes (migration 0006_reports): index-only scans on PostgreSQL.
+        Index("ix_cases_created_report", "created_at", "id",
+              postgresql_include=["status", "category", "channel", "language", "affiliation",
+                                  "urgency", "first_response_at"]),
+        Index("ix_cases_open_created", "created_at",
+              postgresql_include=["channel", "language", "category", "assigned_to_id",
+                                  "callback_needed"],
+              postgresql_where=text("status <> 'closed'"), sqlite_where=text("status <> 'closed'")),
+        Index("ix_cases_closed_report", "closed_at",
+              postgresql_include=["status", "assigned_to_id", "resolution", "channel",
+                                  "language", "category"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
