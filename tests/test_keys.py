@@ -48,7 +48,7 @@ def _plain() -> dict:
 def _raw_tokens() -> list[str]:
     """Every stored token of every encrypted column, as stored."""
     tokens = []
-    for table, columns in keys.encrypted_columns().items():
+    for columns in keys.encrypted_columns().values():
         for column in columns:
             tokens += [v for v in db.session.execute(
                 select(type_coerce(column, Text()))).scalars() if v is not None]
