@@ -12,6 +12,9 @@ Third-party loggers that would otherwise write such data are tamed here, in one 
 - ``flask-limiter`` writes the rate-limit key, which is the client address: masked;
 - ``twilio.http_client`` writes request URLs and query parameters at INFO (a message
   list filtered by ``To`` would carry a number): only its warnings pass;
+- ``sqlalchemy.engine.Engine`` at DEBUG writes every result row *after* decryption
+  (``EncryptedText`` runs first): row lines are dropped. Statement parameters are
+  hidden by the engine option ``hide_parameters`` (hotline/database.py);
 - exceptions are rendered as their type and the frames' file:line only, because an
   exception's message may quote data.
 
@@ -119,6 +122,13 @@ class LimiterFilter(logging.Filter):
         return True
 
 
+class SqlRowFilter(logging.Filter):
+    """Drops SQLAlchemy's DEBUG ``Row …`` lines, which show decrypted values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
 class WarningsOnlyFilter(logging.Filter):
     """Lets only warnings and errors through (for chatty loggers that print data)."""
 
@@ -130,6 +140,7 @@ THIRD_PARTY_FILTERS: dict[str, type[logging.Filter]] = {
     "werkzeug": WerkzeugFilter,
     "flask-limiter": LimiterFilter,
     "twilio.http_client": WarningsOnlyFilter,
+    "sqlalchemy.engine.Engine": SqlRowFilter,
 }
 
 
