@@ -224,4 +224,5 @@ def _check_production(cfg: Mapping[str, Any]) -> None:
         try:
             Fernet(key)
         except (ValueError, TypeError) as exc:
-            raise ConfigError("HOTLINE_ENCRYPTION_KEYS holds a key that is not a Fernet key") from exc
+            raise ConfigError(
+                "HOTLINE_ENCRYPTION_KEYS holds a key that is not a Fernet key") from exc
