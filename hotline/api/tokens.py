@@ -18,7 +18,7 @@ from hotline.extensions import db
 from hotline.models import ApiToken, utcnow
 
 TOKEN_ROLES = ("stats", *ROLES)
-TOKEN_PREFIX = "hl_"
+TOKEN_PREFIX = "hl_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 # Record use at most this often, so reads do not become writes on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
