@@ -99,3 +99,23 @@ def test_wsgi_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "hotline: SECRET_KEY is not set; production refuses to start without it")
+
+
+DESIGN_VARIABLES = ["SECRET_KEY", "DATABASE_URL", "HOTLINE_ENCRYPTION_KEYS", "HOTLINE_INDEX_KEY",
+                    "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VALIDATE_SIGNATURES",
+                    "PUBLIC_BASE_URL", "TWILIO_MESSAGING_FROM", "REDIS_URL",
+                    "REOPEN_WINDOW_DAYS"]
+
+
+def test_example_env_file_lists_every_variable_and_starts(tmp_path: Path) -> None:
+    from config import _read_dotenv
+
+    example = _read_dotenv(ROOT / "deploy" / "hotline.env.example")
+    assert set(DESIGN_VARIABLES) <= set(example)
+    assert {"HOTLINE_ENV", "RETENTION_DAYS"} <= set(example)
+    # With the placeholders filled in, the example is a valid production configuration.
+    filled = {k: ("x" * 40 if v == "change-me" else v) for k, v in example.items()}
+    filled["HOTLINE_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    cfg = load_config(environ=filled, instance_path=tmp_path)
+    assert cfg["HOTLINE_ENV"] == "production" and cfg["RETENTION_DAYS"] == 90
+    assert cfg["RATELIMIT_STORAGE_URI"] == example["REDIS_URL"]
