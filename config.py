@@ -192,6 +192,10 @@ def load_config(
     cfg["SESSION_COOKIE_SECURE"] = production
 
     cfg.update(overrides)
+    # An explicit HOTLINE_ENV override (create_app({...})) counts like the environment.
+    production = str(cfg["HOTLINE_ENV"]).strip().lower() == "production"
+    if "SESSION_COOKIE_SECURE" not in overrides:
+        cfg["SESSION_COOKIE_SECURE"] = production
 
     if production:
         _check_production(cfg)

@@ -12,6 +12,7 @@ from config import load_config
 from hotline.crypto import EXTENSION_KEY, FieldCipher
 from hotline.database import configure_engine_events, engine_options
 from hotline.extensions import babel, csrf, db, limiter, login_manager, migrate
+from hotline.logging_setup import configure_logging
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=(config or {}).get("INSTANCE_PATH"))
     app.config.update(load_config(config, instance_path=app.instance_path))
+    configure_logging(app)
 
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]

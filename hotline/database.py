@@ -3,7 +3,12 @@
 SQLite: WAL journal, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for every
 transaction, so concurrent writers queue for the lock instead of failing half-way
 (pysqlite's own transaction handling is switched off, as SQLAlchemy's docs advise,
-which also makes savepoints work). PostgreSQL needs nothing special here.
+which also makes savepoints work). ``secure_delete`` makes SQLite overwrite deleted
+and replaced content with zeros, so a retention purge does not leave the old
+ciphertext in free pages of the file. PostgreSQL needs nothing special here.
+
+Both engines hide bound parameters from SQLAlchemy's log lines and exception
+messages (``hide_parameters``): a logged statement or error never carries data.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ def engine_options(database_uri: str) -> dict:
     """Engine keyword arguments suited to the database in ``database_uri``."""
     if database_uri.startswith("sqlite"):
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                 "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+                                 "check_same_thread": False},
+                "hide_parameters": True}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
+            "hide_parameters": True}
 
 
 def configure_engine_events(engine: Engine) -> None:
@@ -35,6 +42,7 @@ def configure_engine_events(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

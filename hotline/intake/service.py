@@ -10,6 +10,7 @@ with ``BEGIN IMMEDIATE``) while its open case is chosen.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,11 +25,13 @@ from hotline.cases.vocabularies import CHANNELS, INTERACTION_KINDS
 from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
 from hotline.crypto import address_index, normalise_address
 from hotline.extensions import db
+from hotline.logging_setup import log_event
 from hotline.models import Caller, Case, Interaction, utcnow
 
 ADDRESS_KIND_FOR_CHANNEL = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp",
                             "web": "web"}
 _REFERENCE_ATTEMPTS = 5
+log = logging.getLogger(__name__)
 
 
 class IntakeError(ValueError):
@@ -99,6 +102,8 @@ def receive(
         if existing is None:
             raise
         return IntakeResult(existing.case, existing, created=False)
+    log_event(log, "intake.received", channel=channel, kind=kind,
+              case=case.display_reference, opened=opened, reopened=reopened)
     return IntakeResult(case, interaction, created=True, case_opened=opened,
                         case_reopened=reopened)
 

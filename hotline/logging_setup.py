@@ -1,0 +1,196 @@
+"""Structured, data-free log lines for operators.
+
+Every log line goes to stderr as one JSON object: time, level, logger, event name,
+the request id, and the event's fields. Events are named (``intake.received``,
+``http.request``, ``retention.purged`` …) and carry only references and counts, never
+caller numbers, message text, receipts, passwords, TOTP codes or visitor IPs.
+
+Third-party loggers that would otherwise write such data are tamed here, in one place:
+
+- ``werkzeug`` (the development server) writes the client address and the full
+  request line: the address is replaced by ``-`` and the query string dropped;
+- ``flask-limiter`` writes the rate-limit key, which is the client address: masked;
+- ``twilio.http_client`` writes request URLs and query parameters at INFO (a message
+  list filtered by ``To`` would carry a number): only its warnings pass;
+- ``sqlalchemy.engine.Engine`` at DEBUG writes every result row *after* decryption
+  (``EncryptedText`` runs first): row lines are dropped. Statement parameters are
+  hidden by the engine option ``hide_parameters`` (hotline/database.py);
+- exceptions are rendered as their type and the frames' file:line only, because an
+  exception's message may quote data.
+
+A last-line scrubber in the formatter replaces anything shaped like an E.164 number or
+an IPv4 address, in case a future log call slips.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import traceback
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy-supplied request id is kept only when it looks like one (never user text).
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+APP_LOGGER = "hotline"
+
+_E164 = re.compile(r"(?:whatsapp:)?\+\d{6,15}")
+_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+_IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
+_WERKZEUG_LINE = re.compile(r"^\S+ - - \[")
+_QUERY = re.compile(r"\?[^ \"]*")
+REDACTED = "[redacted]"
+_MARK = "_hotline_filter"
+
+
+def scrub(text: str) -> str:
+    """Replace anything shaped like a phone number or an IP address."""
+    text = _E164.sub(REDACTED, text)
+    text = _IPV4.sub(REDACTED, text)
+    return _IPV6.sub(REDACTED, text)
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO,
+              **fields: Any) -> None:
+    """Log a named event with fields (references, counts, statuses; never content)."""
+    logger.log(level, event, extra={"fields": fields})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; exceptions as type and frame locations only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({k: v for k, v in fields.items() if k not in entry})
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["error"] = describe_exception(record.exc_info[1])
+        return scrub(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type at file:line <- file:line …``: where it happened, never what it said."""
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
+    return f"{type(exc).__name__} at {where}" if where else type(exc).__name__
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request id (if any) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = g.get("request_id")
+        return True
+
+
+class WerkzeugFilter(logging.Filter):
+    """Drops the client address and query string from the dev server's request lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and _WERKZEUG_LINE.match(record.msg):
+            record.msg = _WERKZEUG_LINE.sub("- - - [", record.msg, count=1)
+            if record.args and isinstance(record.args, tuple):
+                record.args = tuple(_QUERY.sub("", a) if isinstance(a, str) else a
+                                    for a in record.args)
+        return True
+
+
+class LimiterFilter(logging.Filter):
+    """Masks the rate-limit key (the client address) in Flask-Limiter's lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (isinstance(record.msg, str) and record.msg.startswith("ratelimit")
+                and isinstance(record.args, tuple) and len(record.args) == 3):
+            record.args = (record.args[0], "-", record.args[2])
+        return True
+
+
+class SqlRowFilter(logging.Filter):
+    """Drops SQLAlchemy's DEBUG ``Row …`` lines, which show decrypted values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+class WarningsOnlyFilter(logging.Filter):
+    """Lets only warnings and errors through (for chatty loggers that print data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+THIRD_PARTY_FILTERS: dict[str, type[logging.Filter]] = {
+    "werkzeug": WerkzeugFilter,
+    "flask-limiter": LimiterFilter,
+    "twilio.http_client": WarningsOnlyFilter,
+    "sqlalchemy.engine.Engine": SqlRowFilter,
+}
+
+
+def _install_once(logger: logging.Logger, flt: logging.Filter) -> None:
+    if not any(getattr(existing, _MARK, None) == type(flt).__name__
+               for existing in logger.filters):
+        setattr(flt, _MARK, type(flt).__name__)
+        logger.addFilter(flt)
+
+
+def _install_handler() -> None:
+    root = logging.getLogger()
+    if any(getattr(h, _MARK, None) == "json" for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    setattr(handler, _MARK, "json")
+    root.addHandler(handler)
+
+
+def configure_logging(app: Flask) -> None:
+    """Install the JSON handler, the third-party filters and the request-id hooks.
+
+    Idempotent: several apps in one process (tests) share one handler.
+    """
+    for name, filter_class in THIRD_PARTY_FILTERS.items():
+        _install_once(logging.getLogger(name), filter_class())
+    app_logger = logging.getLogger(APP_LOGGER)
+    if app_logger.level == logging.NOTSET:
+        app_logger.setLevel(logging.INFO)
+    _install_handler()
+    request_log = logging.getLogger("hotline.request")
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.monotonic()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = g.get("request_id")
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        started = g.get("request_started")
+        # The route pattern, not the path: a path can carry whatever a visitor typed.
+        log_event(request_log, "http.request", method=request.method,
+                  route=request.url_rule.rule if request.url_rule else None,
+                  status=response.status_code,
+                  ms=round((time.monotonic() - started) * 1000, 1) if started else None)
+        return response

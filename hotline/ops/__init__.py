@@ -1,0 +1,1 @@
+"""Operations: key rotation and data retention, with their ``flask`` command groups."""

@@ -1,0 +1,121 @@
+"""Production refuses to start unsafe, with a one-line reason; development just works."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from config import SECRET_FILES, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION = {
+    "HOTLINE_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "HOTLINE_INDEX_KEY": "i" * 44,
+    "TWILIO_AUTH_TOKEN": "t" * 32,
+    "DATABASE_URL": "postgresql://hotline@db.internal/hotline",
+}
+
+
+def _refusal(environ: dict, tmp_path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ=environ, instance_path=tmp_path)
+    reason = str(info.value)
+    assert reason and "\n" not in reason
+    return reason
+
+
+@pytest.mark.parametrize("missing", sorted(SECRET_FILES))
+def test_production_refuses_a_missing_secret(missing: str, tmp_path: Path) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != missing}
+    assert _refusal(environ, tmp_path) == (
+        f"{missing} is not set; production refuses to start without it")
+    assert not any(tmp_path.iterdir())  # nothing generated in production
+
+
+def test_production_refuses_signature_checks_without_a_token(tmp_path: Path) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "TWILIO_AUTH_TOKEN"}
+    assert "TWILIO_AUTH_TOKEN is not set but signature checks are on" in _refusal(
+        environ, tmp_path)
+    # Only an explicit opt-out of signature checks lets it start without the token.
+    cfg = load_config(environ={**environ, "TWILIO_VALIDATE_SIGNATURES": "0"},
+                      instance_path=tmp_path)
+    assert cfg["TWILIO_VALIDATE_SIGNATURES"] is False
+
+
+def test_production_refuses_a_malformed_key(tmp_path: Path) -> None:
+    environ = {**PRODUCTION, "HOTLINE_ENCRYPTION_KEYS": "not-a-key"}
+    assert "not a Fernet key" in _refusal(environ, tmp_path)
+
+
+def test_production_settings(tmp_path: Path) -> None:
+    cfg = load_config(environ=PRODUCTION, instance_path=tmp_path)
+    assert cfg["SESSION_COOKIE_SECURE"] is True
+    assert cfg["SESSION_COOKIE_HTTPONLY"] is True
+    assert cfg["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict")
+    assert cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+    assert cfg["OUTBOX_BACKGROUND_THREAD"] is False
+
+
+def test_production_as_an_override_is_checked_too(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        load_config({"HOTLINE_ENV": "production"}, environ={}, instance_path=tmp_path)
+    cfg = load_config({"HOTLINE_ENV": "production"}, environ=PRODUCTION, instance_path=tmp_path)
+    assert cfg["SESSION_COOKIE_SECURE"] is True
+
+
+def test_retention_days_is_read_from_the_environment(tmp_path: Path) -> None:
+    assert load_config(environ=PRODUCTION, instance_path=tmp_path)["RETENTION_DAYS"] is None
+    cfg = load_config(environ={**PRODUCTION, "RETENTION_DAYS": "90"}, instance_path=tmp_path)
+    assert cfg["RETENTION_DAYS"] == 90
+    assert "RETENTION_DAYS must be an integer" in _refusal(
+        {**PRODUCTION, "RETENTION_DAYS": "ninety"}, tmp_path)
+
+
+def test_development_generates_private_secrets_once(tmp_path: Path) -> None:
+    first = load_config(environ={}, instance_path=tmp_path)
+    second = load_config(environ={}, instance_path=tmp_path)
+    for name, filename in SECRET_FILES.items():
+        assert first[name] and first[name] == second[name]
+        mode = stat.S_IMODE((tmp_path / filename).stat().st_mode)
+        assert mode == 0o600
+    assert first["SESSION_COOKIE_SECURE"] is False
+    Fernet(first["HOTLINE_ENCRYPTION_KEYS"][0])
+
+
+def test_wsgi_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOTLINE_ENV": "production",
+           "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "hotline: SECRET_KEY is not set; production refuses to start without it")
+
+
+DESIGN_VARIABLES = ["SECRET_KEY", "DATABASE_URL", "HOTLINE_ENCRYPTION_KEYS", "HOTLINE_INDEX_KEY",
+                    "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VALIDATE_SIGNATURES",
+                    "PUBLIC_BASE_URL", "TWILIO_MESSAGING_FROM", "REDIS_URL",
+                    "REOPEN_WINDOW_DAYS"]
+
+
+def test_example_env_file_lists_every_variable_and_starts(tmp_path: Path) -> None:
+    from config import _read_dotenv
+
+    example = _read_dotenv(ROOT / "deploy" / "hotline.env.example")
+    assert set(DESIGN_VARIABLES) <= set(example)
+    assert {"HOTLINE_ENV", "RETENTION_DAYS"} <= set(example)
+    # With the placeholders filled in, the example is a valid production configuration.
+    filled = {k: ("x" * 40 if v == "change-me" else v) for k, v in example.items()}
+    filled["HOTLINE_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    cfg = load_config(environ=filled, instance_path=tmp_path)
+    assert cfg["HOTLINE_ENV"] == "production" and cfg["RETENTION_DAYS"] == 90
+    assert cfg["RATELIMIT_STORAGE_URI"] == example["REDIS_URL"]
