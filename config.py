@@ -128,6 +128,10 @@ class Config:
     MAX_CONTENT_LENGTH = 64 * 1024
     MESSAGE_MAX_CHARS = 5000
 
+    # Numbers shown on the public page exactly as written (unset: the line is left out).
+    HOTLINE_PHONE_DISPLAY: str | None = None
+    HOTLINE_WHATSAPP_DISPLAY: str | None = None
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -173,7 +177,8 @@ def load_config(
     db_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'hotline.sqlite3'}"
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(db_url)
 
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_FROM", "REDIS_URL"):
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_FROM", "REDIS_URL",
+                 "HOTLINE_PHONE_DISPLAY", "HOTLINE_WHATSAPP_DISPLAY"):
         cfg[name] = env.get(name) or None
     base_url = env.get("PUBLIC_BASE_URL") or None
     cfg["PUBLIC_BASE_URL"] = base_url.rstrip("/") if base_url else None

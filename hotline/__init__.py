@@ -64,10 +64,12 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth.session import register as register_auth
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
+    from hotline.intake.web import bp as public_bp
 
     register_auth(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(public_bp)
     csrf.exempt(sms_bp)
     csrf.exempt(api_bp)
