@@ -116,6 +116,8 @@ class Config:
 
     REDIS_URL: str | None = None
     RATELIMIT_STORAGE_URI = "memory://"
+    # Redis down must not turn the public form into an error page: limit in memory meanwhile.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     REOPEN_WINDOW_DAYS = 7
     IVR_LANGUAGES = ["ko", "ru", "uk", "en"]

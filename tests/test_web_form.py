@@ -320,3 +320,29 @@ def test_submissions_are_rate_limited_per_address_and_keep_the_text(app, client)
 def test_reading_the_form_is_not_rate_limited(client):
     for _ in range(_smallest_window_amount(SUBMIT_LIMIT) + 2):
         assert client.get("/en/").status_code == 200
+
+
+def test_redis_url_selects_redis_for_the_limits(tmp_path):
+    from config import load_config
+
+    cfg = load_config(environ={"REDIS_URL": "redis://127.0.0.1:6379/3"}, instance_path=tmp_path)
+    assert cfg["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+    assert load_config(environ={}, instance_path=tmp_path)["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_unreachable_limit_storage_does_not_lose_the_message(make_app):
+    from hotline.extensions import limiter
+
+    # Port 9 (discard) has nothing listening here: every Redis call fails at once.
+    app = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0")
+    try:
+        client = app.test_client()
+        allowed = _smallest_window_amount(SUBMIT_LIMIT)
+        for _ in range(allowed):
+            assert send_contact(client, "en", message="Redis is down").status_code == 200
+        # The in-memory fallback still limits.
+        assert send_contact(client, "en").status_code == 429
+        with app.app_context():
+            assert _count(Case) == allowed
+    finally:
+        limiter._storage_dead = False  # the extension object outlives this app
