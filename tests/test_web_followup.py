@@ -311,3 +311,9 @@ def test_purged_case_cannot_be_opened(app, client, web_case):
         db.session.get(Case, case_id).purged_at = utcnow()
         db.session.commit()
     assert followup_login(client, reference, receipt).status_code == 400
+
+
+def test_language_switcher_on_followup_stays_on_followup(client):
+    page = client.get("/followup?lang=uk").get_data(as_text=True)
+    assert '<html lang="uk">' in page and "Прочитати відповідь" in page
+    assert '<a href="/followup?lang=ko" hreflang="ko"' in page

@@ -89,7 +89,8 @@ def _take_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
 @bp.context_processor
 def _page_context() -> dict[str, Any]:
     current = str(get_locale())
-    endpoint = request.endpoint if request.endpoint in ("public.followup",) else "public.index"
+    on_followup = (request.endpoint or "").startswith("public.followup")
+    endpoint = "public.followup" if on_followup else "public.index"
     links = [{"code": code, "name": LANGUAGE_NAMES[code], "current": code == current,
               "href": url_for(endpoint, lang=code)} for code in LANGUAGES]
     phone = current_app.config.get("HOTLINE_PHONE_DISPLAY")
