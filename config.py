@@ -116,6 +116,8 @@ class Config:
 
     REDIS_URL: str | None = None
     RATELIMIT_STORAGE_URI = "memory://"
+    # Redis down must not turn the public form into an error page: limit in memory meanwhile.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     REOPEN_WINDOW_DAYS = 7
     IVR_LANGUAGES = ["ko", "ru", "uk", "en"]
@@ -127,6 +129,10 @@ class Config:
     # Twilio posts small forms; anything larger is refused with 413 before parsing.
     MAX_CONTENT_LENGTH = 64 * 1024
     MESSAGE_MAX_CHARS = 5000
+
+    # Numbers shown on the public page exactly as written (unset: the line is left out).
+    HOTLINE_PHONE_DISPLAY: str | None = None
+    HOTLINE_WHATSAPP_DISPLAY: str | None = None
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -173,7 +179,8 @@ def load_config(
     db_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'hotline.sqlite3'}"
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(db_url)
 
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_FROM", "REDIS_URL"):
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_FROM", "REDIS_URL",
+                 "HOTLINE_PHONE_DISPLAY", "HOTLINE_WHATSAPP_DISPLAY"):
         cfg[name] = env.get(name) or None
     base_url = env.get("PUBLIC_BASE_URL") or None
     cfg["PUBLIC_BASE_URL"] = base_url.rstrip("/") if base_url else None

@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
     from hotline.reports.views import bp as reports_bp
+    from hotline.intake.web import bp as public_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -77,5 +78,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(public_bp)
     csrf.exempt(sms_bp)
     csrf.exempt(api_bp)

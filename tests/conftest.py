@@ -78,6 +78,14 @@ def _upgrade(app: Flask) -> None:
         upgrade()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the message catalogues when their .mo files are missing or stale (not in git)."""
+    from hotline.catalogues import compile_catalogues
+
+    compile_catalogues()
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
     """A database URL migrated to head once per session (SQLite: a template file)."""

@@ -1,0 +1,279 @@
+"""The public web channel: landing page with the contact form, and the follow-up pages.
+
+Thin views over ``web_intake`` and ``receipts``. Every page is small, self-contained
+(nothing from other hosts, no JavaScript) and in the visitor's language. Errors of any
+kind (field errors, an expired form, a rate limit) redraw the form with everything the
+visitor typed, except the secret receipt. Rate limits are keyed by a keyed hash of the
+remote address, so neither the limiter's storage nor its log holds an address.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+
+from hotline.cases.references import format_reference, new_reference, parse_reference
+from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES
+from hotline.crypto import cipher
+from hotline.extensions import db, limiter
+from hotline.intake import access_log
+from hotline.intake.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
+from hotline.intake.web_forms import ContactForm, FollowupLoginForm, FollowupMessageForm
+from hotline.intake.web_intake import FollowupClosed, add_message, record_opened, submit, thread
+from hotline.models import Case
+
+bp = Blueprint("public", __name__)
+
+# Rate limits (Flask-Limiter strings). Generous enough for many people behind one
+# address (a Tor exit, a carrier NAT), tight enough to stop floods and guessing.
+SUBMIT_LIMIT = "5 per minute;40 per hour"
+FOLLOWUP_FAILURES_PER_ADDRESS = "10 per hour"
+FOLLOWUP_FAILURES_PER_REFERENCE = "5 per 15 minutes"
+FOLLOWUP_MESSAGE_LIMIT = "10 per minute;60 per hour"
+
+# The follow-up session is short: it ends after this much inactivity, and in any case
+# after the maximum, so a phone left open does not stay signed in.
+FOLLOWUP_SESSION_KEY = "followup"
+FOLLOWUP_IDLE_SECONDS = 15 * 60
+FOLLOWUP_MAX_SECONDS = 60 * 60
+
+LANG_PATH = "<any(" + ",".join(LANGUAGES) + "):lang>"
+
+
+@bp.record_once
+def _on_register(state: Any) -> None:  # noqa: ANN401 - Flask's BlueprintSetupState
+    access_log.install()
+
+
+def _visitor_key() -> str:
+    """Rate-limit key: a keyed hash of the remote address (the address itself never leaves)."""
+    return "v:" + cipher().blind_index("addr:" + (request.remote_addr or "unknown"))[:32]
+
+
+def _reference_key() -> str:
+    """Rate-limit key for follow-up failures against one reference."""
+    reference = parse_reference(request.form.get("reference", ""))
+    if reference is None:
+        return "ref-malformed:" + _visitor_key()
+    return "ref:" + cipher().blind_index("ref:" + reference)[:32]
+
+
+def _refused(response: Response) -> bool:
+    """Deduct from the follow-up limits only for refused attempts."""
+    return bool(g.get("followup_refused"))
+
+
+@bp.url_value_preprocessor
+def _take_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if values and "lang" in values:
+        g.lang = values.pop("lang")
+
+
+@bp.context_processor
+def _page_context() -> dict[str, Any]:
+    current = str(get_locale())
+    on_followup = (request.endpoint or "").startswith("public.followup")
+    endpoint = "public.followup" if on_followup else "public.index"
+    links = [{"code": code, "name": LANGUAGE_NAMES[code], "current": code == current,
+              "href": url_for(endpoint, lang=code)} for code in LANGUAGES]
+    phone = current_app.config.get("HOTLINE_PHONE_DISPLAY")
+    return {
+        "current_lang": current,
+        "language_links": links,
+        "phone_display": phone,
+        "phone_href": "tel:" + "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+        if phone else None,
+        "whatsapp_display": current_app.config.get("HOTLINE_WHATSAPP_DISPLAY"),
+    }
+
+
+def _lang() -> str:
+    return str(get_locale())
+
+
+# --- the landing page and the contact form ------------------------------------------------
+
+def _form_page(form: ContactForm, status: int = 200, notice: str | None = None):  # noqa: ANN202
+    form.ensure_submission_id()
+    return render_template("public/index.html", form=form, notice=notice), status
+
+
+@bp.route("/", methods=["GET", "POST"])
+@bp.route(f"/{LANG_PATH}/", methods=["GET", "POST"])
+@limiter.limit(SUBMIT_LIMIT, key_func=_visitor_key, methods=["POST"])
+def index():  # noqa: ANN201
+    """The explanation of the hotline and the contact form; POST sends it."""
+    form = ContactForm()
+    if request.method == "GET":
+        form.language.data = _lang()
+        return _form_page(form)
+    if form.is_bot:
+        # Looks exactly like success to the bot; nothing is stored.
+        return render_template("public/received.html", reference=format_reference(
+            new_reference()), receipt=format_receipt(new_receipt()), duplicate=False)
+    if not form.validate():
+        return _form_page(form, 400, _("Please check the marked fields. Nothing was sent yet."))
+    result = submit(
+        message=form.message.data, name=form.name.data or None,
+        contact=form.contact.data or None, language=form.language.data,
+        region=form.region.data or None, contact_ok=form.contact_ok.data == "yes",
+        submission_id=form.ensure_submission_id(),
+    )
+    return render_template(
+        "public/received.html", reference=result.case.display_reference,
+        receipt=format_receipt(result.receipt) if result.receipt else None,
+        duplicate=result.receipt is None)
+
+
+# --- coming back: reference + receipt ---------------------------------------------------
+
+def _now() -> float:
+    return time.time()
+
+
+def _start_followup(case: Case) -> None:
+    session.clear()
+    now = _now()
+    session[FOLLOWUP_SESSION_KEY] = {"case": case.id, "since": now, "seen": now}
+
+
+def _followup_case() -> Case | None:
+    """The case of a live follow-up session (sliding idle timeout, absolute maximum)."""
+    data = session.get(FOLLOWUP_SESSION_KEY)
+    if not isinstance(data, dict):
+        return None
+    now = _now()
+    try:
+        fresh = (now - float(data["seen"]) <= FOLLOWUP_IDLE_SECONDS
+                 and now - float(data["since"]) <= FOLLOWUP_MAX_SECONDS)
+        case = db.session.get(Case, int(data["case"])) if fresh else None
+    except (KeyError, TypeError, ValueError):
+        case = None
+    if case is None or case.purged_at is not None:
+        session.pop(FOLLOWUP_SESSION_KEY, None)
+        g.followup_ended = True
+        return None
+    session[FOLLOWUP_SESSION_KEY] = {**data, "seen": now}
+    return case
+
+
+def _login_page(form: FollowupLoginForm, status: int = 200, notice: str | None = None):  # noqa: ANN202
+    form.receipt.data = ""  # never echo the secret back into the page
+    if notice is None and g.get("followup_ended"):
+        notice = _("Your session ended. Please enter your numbers again.")
+    return render_template("public/followup_login.html", form=form, notice=notice), status
+
+
+def _thread_page(case: Case, form: FollowupMessageForm | None = None, status: int = 200,
+                 notice: str | None = None):  # noqa: ANN202
+    form = form or FollowupMessageForm(formdata=None)
+    form.ensure_submission_id()
+    entries, more = thread(case, request.args.get("before", type=int))
+    return render_template(
+        "public/followup.html", case=case, entries=entries, more=more, form=form,
+        notice=notice, idle_minutes=FOLLOWUP_IDLE_SECONDS // 60), status
+
+
+@bp.route("/followup", methods=["GET", "POST"])
+@limiter.limit(FOLLOWUP_FAILURES_PER_ADDRESS, key_func=_visitor_key, methods=["POST"],
+               deduct_when=_refused)
+@limiter.limit(FOLLOWUP_FAILURES_PER_REFERENCE, key_func=_reference_key, methods=["POST"],
+               deduct_when=_refused)
+def followup():  # noqa: ANN201
+    """GET: the conversation when signed in, else the sign-in form. POST: sign in."""
+    if request.method == "GET":
+        case = _followup_case()
+        if case is not None:
+            return _thread_page(case)
+        return _login_page(FollowupLoginForm(formdata=None))
+    form = FollowupLoginForm()
+    if not form.validate():
+        return _login_page(form, 400)
+    try:
+        case = authenticate(form.reference.data, form.receipt.data)
+    except ReceiptRefused:
+        db.session.rollback()
+        g.followup_refused = True
+        return _login_page(form, 400, _("These details do not match. Check both and try again."))
+    record_opened(case)
+    _start_followup(case)
+    return redirect(url_for("public.followup", lang=_lang()), 303)
+
+
+@bp.post("/followup/message")
+@limiter.limit(FOLLOWUP_MESSAGE_LIMIT, key_func=_visitor_key)
+def followup_message():  # noqa: ANN201
+    """Add the visitor's message to their case."""
+    case = _followup_case()
+    if case is None:
+        return _login_page(FollowupLoginForm(formdata=None), 403)
+    form = FollowupMessageForm()
+    if not form.validate():
+        return _thread_page(case, form, 400,
+                            _("Please check the marked fields. Nothing was sent yet."))
+    try:
+        target = add_message(case, form.message.data, form.ensure_submission_id())
+    except FollowupClosed:
+        session.pop(FOLLOWUP_SESSION_KEY, None)
+        return _login_page(FollowupLoginForm(formdata=None), 410)
+    if target.id != case.id:
+        session[FOLLOWUP_SESSION_KEY] = {**session[FOLLOWUP_SESSION_KEY], "case": target.id}
+    flash(_("Your message has been added."))
+    return redirect(url_for("public.followup", lang=_lang()), 303)
+
+
+@bp.post("/followup/leave")
+def followup_leave():  # noqa: ANN201
+    """End the follow-up session now."""
+    session.clear()
+    return redirect(url_for("public.index", lang=_lang()), 303)
+
+
+# --- errors on public pages: redraw the form, keep what was typed -------------------------
+
+def _redraw(status: int, contact_notice: str, followup_notice: str):  # noqa: ANN202
+    endpoint = request.endpoint
+    if endpoint == "public.index" and request.method == "POST":
+        return _form_page(ContactForm(), status, contact_notice)
+    if endpoint == "public.followup" and request.method == "POST":
+        return _login_page(FollowupLoginForm(), status, followup_notice)
+    if endpoint == "public.followup_message":
+        case = _followup_case()
+        if case is not None:
+            return _thread_page(case, FollowupMessageForm(), status, contact_notice)
+        return _login_page(FollowupLoginForm(formdata=None), status, followup_notice)
+    return redirect(url_for("public.index", lang=_lang()), 303)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError):  # noqa: ANN202
+    expired = _("This form had expired, so it was not sent. Your text is still here: "
+                "please press Send again.")
+    return _redraw(400, expired, _("This form had expired. Please enter your numbers again."))
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(error: RateLimitExceeded):  # noqa: ANN202
+    return _redraw(
+        429,
+        _("Too many messages have been sent from your connection. Your text is still "
+          "here: please wait a few minutes and press Send again."),
+        _("Too many attempts. Wait a while and try again."),
+    )

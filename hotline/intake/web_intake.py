@@ -1,0 +1,143 @@
+"""What the public web channel does: take in a form, hand out a receipt, keep the thread.
+
+Submissions go through the one intake service (``receive``) with channel ``web`` and a
+random per-submission address, so they appear in the queue, the API and the counts like
+any other case. The optional contact the visitor gives is appended to the (encrypted)
+message body, where staff see it, key rotation re-encrypts it and a retention purge
+removes it with the message; the region goes to ``Case.region`` (encrypted).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+
+from hotline import audit
+from hotline.extensions import db
+from hotline.intake.receipts import hash_receipt, new_receipt
+from hotline.intake.service import receive
+from hotline.models import Case, Interaction
+
+# Staff-facing label (English, the staff language) of the contact section of a body.
+CONTACT_SECTION_LABEL = "Contact details given on the web form"
+# Audit actor for what a web visitor does; no address or other identifier of theirs.
+WEB_ACTOR_LABEL = "web-visitor"
+# Published web replies are what the visitor may read (the outbox stores them so).
+PUBLISHED = "published"
+# Page budget for message text on the follow-up page, so a long thread stays small.
+THREAD_TEXT_BUDGET_BYTES = 60_000
+THREAD_MAX_ENTRIES = 50
+
+
+class FollowupClosed(Exception):
+    """The case can no longer take messages from the web (its caller data was purged)."""
+
+
+@dataclass
+class Submission:
+    """The outcome of a form: the case, and the receipt when this submission was new."""
+
+    case: Case
+    receipt: str | None
+
+
+@dataclass
+class ThreadEntry:
+    """One message on the follow-up page."""
+
+    id: int
+    mine: bool
+    body: str
+    created_at: datetime
+
+
+def compose_body(message: str, contact: str | None) -> str:
+    """The stored message body: the message, then the contact section when one was given."""
+    if not contact:
+        return message
+    return f"{message}\n\n[{CONTACT_SECTION_LABEL}: {contact}]"
+
+
+def submit(*, message: str, name: str | None, contact: str | None, language: str,
+           region: str | None, contact_ok: bool, submission_id: str) -> Submission:
+    """Take in one web form. A second submission of the same form returns no receipt."""
+    address = "web:" + secrets.token_urlsafe(18)
+    result = receive(channel="web", address=address, body=compose_body(message, contact),
+                     external_id=submission_id, language=language, name=name or None)
+    if not result.created:
+        return Submission(result.case, None)
+    case = result.case
+    receipt = new_receipt()
+    case.followup_hash = hash_receipt(receipt)
+    case.contact_ok = contact_ok
+    if region:
+        case.region = region
+    audit.record("web.submitted", actor_label=WEB_ACTOR_LABEL, case=case,
+                 detail={"channel": "web"})
+    db.session.commit()
+    return Submission(case, receipt)
+
+
+def record_opened(case: Case) -> None:
+    """Audit a successful return with reference and receipt (commits)."""
+    audit.record("web.followup_opened", actor_label=WEB_ACTOR_LABEL, case=case)
+    db.session.commit()
+
+
+def add_message(case: Case, message: str, submission_id: str) -> Case:
+    """Add a visitor's message to their case; returns the case it landed in.
+
+    The intake service decides: an open case takes it, a recently closed one reopens,
+    and after the reopen window a new case opens, which then shares the receipt.
+    """
+    address = case.caller.address
+    if not address or case.purged_at is not None:
+        raise FollowupClosed()
+    followup_hash, contact_ok = case.followup_hash, case.contact_ok
+    result = receive(channel="web", address=address, body=message,
+                     external_id=submission_id, language=case.language)
+    target = result.case
+    if result.created:
+        if not target.followup_hash:
+            target.followup_hash = followup_hash
+            target.contact_ok = contact_ok
+        audit.record("web.followup_message", actor_label=WEB_ACTOR_LABEL, case=target)
+        db.session.commit()
+    return target
+
+
+def thread(case: Case, before: int | None = None) -> tuple[list[ThreadEntry], int | None]:
+    """The visitor's messages and published web replies, across the caller's cases.
+
+    Returns the newest entries that fit the page budget (oldest first) and, when older
+    ones remain, the id to pass as ``before`` to see them.
+    """
+    visible = or_(
+        Interaction.kind == "message_in",
+        and_(Interaction.kind == "message_out", Interaction.delivery_status == PUBLISHED),
+    )
+    query = (
+        select(Interaction)
+        .join(Case, Interaction.case_id == Case.id)
+        .where(Case.caller_id == case.caller_id, Interaction.channel == "web", visible,
+               Interaction.body.is_not(None))
+        .order_by(Interaction.id.desc())
+    )
+    if before is not None:
+        query = query.where(Interaction.id < before)
+    entries: list[ThreadEntry] = []
+    used = 0
+    more: int | None = None
+    for row in db.session.execute(query.limit(THREAD_MAX_ENTRIES + 1)).scalars():
+        size = len(row.body.encode("utf-8"))
+        if entries and (used + size > THREAD_TEXT_BUDGET_BYTES
+                        or len(entries) == THREAD_MAX_ENTRIES):
+            more = entries[-1].id
+            break
+        used += size
+        entries.append(ThreadEntry(row.id, row.kind == "message_in", row.body, row.created_at))
+    entries.reverse()
+    return entries, more

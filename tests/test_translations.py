@@ -1,0 +1,87 @@
+"""The message catalogues: complete, in step with the source, compiled and used."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+
+from hotline.catalogues import (
+    TRANSLATIONS_DIR,
+    catalogue_paths,
+    compile_catalogues,
+    is_stale,
+    load,
+    untranslated,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATED_LANGUAGES = ("ko", "ru", "uk")  # English is the source language
+FORMAT_ARGUMENT = re.compile(r"%\(\w+\)[sd]")
+
+
+def _source_messages() -> set[str]:
+    """Every translatable string of the public pages, extracted as babel.cfg says."""
+    with (ROOT / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle, "babel.cfg")
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+    return {message for _, _, message, _, _ in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=keywords)}
+
+
+def test_every_public_language_has_a_catalogue():
+    assert [p.parent.parent.name for p in catalogue_paths()] == sorted(TRANSLATED_LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", TRANSLATED_LANGUAGES)
+def test_catalogue_translates_every_public_string(lang):
+    catalogue = load(TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po")
+    missing = _source_messages() - {m.id for m in catalogue if m.id}
+    assert not missing, f"{lang}: strings in the source but not in the catalogue: {missing}"
+    assert not untranslated(catalogue), f"{lang}: untranslated strings"
+
+
+@pytest.mark.parametrize("lang", TRANSLATED_LANGUAGES)
+def test_translations_keep_their_placeholders(lang):
+    for message in load(TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"):
+        if message.id:
+            assert sorted(FORMAT_ARGUMENT.findall(message.id)) == sorted(
+                FORMAT_ARGUMENT.findall(message.string)), message.id
+
+
+def test_the_source_holds_public_strings():
+    assert len(_source_messages()) > 40
+
+
+def test_untranslated_and_fuzzy_entries_are_found(tmp_path):
+    po = tmp_path / "xx" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+                  'msgid "Send"\nmsgstr ""\n\n#, fuzzy\nmsgid "Open"\nmsgstr "Open?"\n\n'
+                  'msgid "Done"\nmsgstr "Fertig"\n', encoding="utf-8")
+    assert sorted(untranslated(load(po))) == ["Open", "Send"]
+
+
+def test_compile_writes_missing_and_stale_catalogues_only(tmp_path):
+    shutil.copytree(TRANSLATIONS_DIR, tmp_path / "translations")
+    directory = tmp_path / "translations"
+    for mo in directory.glob("*/LC_MESSAGES/*.mo"):
+        mo.unlink()
+    written = compile_catalogues(directory)
+    assert sorted(p.parent.parent.name for p in written) == sorted(TRANSLATED_LANGUAGES)
+    assert compile_catalogues(directory) == []
+    ru = directory / "ru" / "LC_MESSAGES" / "messages.po"
+    later = ru.with_suffix(".mo").stat().st_mtime + 10
+    os.utime(ru, (later, later))
+    assert is_stale(ru)
+    assert [p.parent.parent.name for p in compile_catalogues(directory)] == ["ru"]
+    assert not list(directory.glob("*/LC_MESSAGES/.messages-*"))
+
+
+def test_the_app_uses_the_compiled_catalogues(client):
+    assert "Оставьте это поле пустым" in client.get("/ru/").get_data(as_text=True)
