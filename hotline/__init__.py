@@ -68,8 +68,8 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth.views import bp as auth_bp
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
-    from hotline.reports.views import bp as reports_bp
     from hotline.intake.web import bp as public_bp
+    from hotline.reports.views import bp as reports_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)

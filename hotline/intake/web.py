@@ -249,15 +249,18 @@ def followup_leave():  # noqa: ANN201
 # --- errors on public pages: redraw the form, keep what was typed -------------------------
 
 def _redraw(status: int, contact_notice: str, followup_notice: str):  # noqa: ANN202
+    # Explicit form data: Flask-WTF would otherwise parse a JSON body and fail on a bad one.
+    formdata = request.form
     endpoint = request.endpoint
     if endpoint == "public.index" and request.method == "POST":
-        return _form_page(ContactForm(), status, contact_notice)
+        return _form_page(ContactForm(formdata=formdata), status, contact_notice)
     if endpoint == "public.followup" and request.method == "POST":
-        return _login_page(FollowupLoginForm(), status, followup_notice)
+        return _login_page(FollowupLoginForm(formdata=formdata), status, followup_notice)
     if endpoint == "public.followup_message":
         case = _followup_case()
         if case is not None:
-            return _thread_page(case, FollowupMessageForm(), status, contact_notice)
+            return _thread_page(case, FollowupMessageForm(formdata=formdata), status,
+                                contact_notice)
         return _login_page(FollowupLoginForm(formdata=None), status, followup_notice)
     return redirect(url_for("public.index", lang=_lang()), 303)
 
