@@ -64,10 +64,15 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.auth.session import register as register_auth
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
+    from hotline.intake.twilio_voice import bp as voice_bp
+    from hotline.messaging import init_app as init_messaging
 
     register_auth(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(sms_bp)
+    app.register_blueprint(voice_bp)
+    csrf.exempt(voice_bp)
+    init_messaging(app)
     csrf.exempt(api_bp)
