@@ -37,7 +37,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import EnvironBuilder
 
-from hotline.crypto import DecryptionError, cipher
+from hotline.crypto import EXTENSION_KEY, DecryptionError, cipher
 from hotline.extensions import db
 from hotline.intake.signature import SETTINGS_HEADER, SIGNATURE_HEADER, signed_url, twilio_form
 
@@ -152,9 +152,10 @@ def pending(app: Flask | None = None) -> list[Path]:
             if p.is_file() and p.name.endswith(SPOOL_SUFFIX) and not p.name.startswith(".")]
 
 
-def read_entry(path: Path) -> dict[str, Any]:
+def read_entry(path: Path, app: Flask | None = None) -> dict[str, Any]:
     """Decrypt and parse one spool file."""
-    return json.loads(cipher().decrypt(path.read_text()))
+    field_cipher = (app or current_app).extensions[EXTENSION_KEY]
+    return json.loads(field_cipher.decrypt(path.read_text()))
 
 
 @dataclass
@@ -184,7 +185,7 @@ def _environ_for(app: Flask, entry: dict[str, Any]) -> dict[str, Any]:
 def replay_entry(app: Flask, path: Path) -> str:
     """Replay one spooled delivery: ``done`` (file removed), ``rejected`` or ``kept``."""
     try:
-        entry = read_entry(path)
+        entry = read_entry(path, app)
     except FileNotFoundError:
         return "done"  # another replayer finished it
     except (OSError, ValueError, DecryptionError) as exc:
@@ -218,9 +219,9 @@ def _reject(path: Path) -> None:
         os.replace(path, target_dir / path.name)
 
 
-def _received_at(path: Path) -> float:
+def _received_at(app: Flask, path: Path) -> float:
     try:
-        return float(read_entry(path)["received_at"])
+        return float(read_entry(path, app)["received_at"])
     except (OSError, ValueError, KeyError, DecryptionError):
         return 0.0
 
@@ -228,7 +229,7 @@ def _received_at(path: Path) -> float:
 def replay_all(app: Flask) -> ReplayReport:
     """Replay every spooled delivery, oldest first; see the module docstring."""
     report = ReplayReport()
-    entries = sorted(pending(app), key=lambda p: (_received_at(p), p.name))
+    entries = sorted(pending(app), key=lambda p: (_received_at(app, p), p.name))
     for path in entries:
         outcome = replay_entry(app, path)
         setattr(report, outcome, getattr(report, outcome) + 1)
