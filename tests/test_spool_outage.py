@@ -3,7 +3,6 @@ spooled (encrypted, once per Sid), and the spool replays into a good database.""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from hotline.intake import spool
 from hotline.intake.replies import voicemail_prompt
 from hotline.models import Case, Interaction
 from tests.conftest import TEST_AUTH_TOKEN
-from tests.twilio_fakes import post_signed
+from tests.twilio_fakes import parse_twiml, post_signed
 
 SENDER = "+79161234567"
 CALLER = "+79169998877"
@@ -52,7 +51,7 @@ def test_sms_with_database_down_answers_and_spools_once(down_app):
     again = post_signed(client, "/twilio/sms", params)
     for answer in (first, again):
         assert answer.status_code == 200 and answer.mimetype == "text/xml"
-        assert ET.fromstring(answer.text).tag == "Response"
+        assert parse_twiml(answer.text).tag == "Response"
     assert files(down_app) == ["twilio_sms--" + "SM" + "1" * 32 + ".spool"]
     raw = next(iter(spool.pending(down_app))).read_bytes()
     assert SENDER.encode() not in raw and "Помогите".encode() not in raw  # encrypted
@@ -63,15 +62,15 @@ def test_sms_with_database_down_answers_and_spools_once(down_app):
 
 def test_voice_with_database_down_still_guides_the_caller(down_app):
     client = down_app.test_client()
-    menu = ET.fromstring(post_signed(client, "/twilio/voice", call()).text)
+    menu = parse_twiml(post_signed(client, "/twilio/voice", call()).text)
     assert len(menu.findall("Gather")) == 2
-    chosen = ET.fromstring(post_signed(client, "/twilio/voice/language",
+    chosen = parse_twiml(post_signed(client, "/twilio/voice/language",
                                        call(Digits="3", CallStatus="in-progress")).text)
     assert chosen.find("Say").text == voicemail_prompt("uk")
     assert chosen.find("Record") is not None
     status = post_signed(client, "/twilio/voice/status", call(CallStatus="completed"))
     assert status.status_code == 204
-    fallback = ET.fromstring(post_signed(client, "/twilio/voice/fallback",
+    fallback = parse_twiml(post_signed(client, "/twilio/voice/fallback",
                                          call(ErrorCode="11200")).text)
     assert fallback.find("Record") is not None
     assert len(files(down_app)) == 4
@@ -128,7 +127,7 @@ def test_replay_keeps_files_while_database_is_still_down(down_app):
 def test_sms_fallback_spools_without_touching_the_database(down_app, make_app):
     answer = post_signed(down_app.test_client(), "/twilio/sms/fallback",
                          {**sms("SM" + "5" * 32), "ErrorCode": "11200"})
-    assert answer.status_code == 200 and ET.fromstring(answer.text).tag == "Response"
+    assert answer.status_code == 200 and parse_twiml(answer.text).tag == "Response"
     assert files(down_app) == ["twilio_sms_fallback--" + "SM" + "5" * 32 + ".spool"]
     good = make_app()
     assert spool.replay_all(good).done == 1
@@ -199,4 +198,17 @@ def test_unwritable_spool_makes_sms_answer_503_but_voice_still_answers(make_app,
     client = app.test_client()
     assert post_signed(client, "/twilio/sms", sms("SM" + "c" * 32)).status_code == 503
     voice = post_signed(client, "/twilio/voice", call())
-    assert voice.status_code == 200 and ET.fromstring(voice.text).find("Gather") is not None
+    assert voice.status_code == 200 and parse_twiml(voice.text).find("Gather") is not None
+
+
+def test_recording_of_a_call_never_stored_is_moved_aside_after_a_while(make_app, monkeypatch):
+    good = make_app()
+    recording = {"CallSid": "CA" + "e" * 32, "RecordingSid": "RE" + "e" * 32,
+                 "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE",
+                 "RecordingStatus": "completed"}
+    assert post_signed(good.test_client(), "/twilio/voice/recording",
+                       recording).status_code == 204
+    assert spool.replay_all(good).kept == 1  # the call may still be in another spool file
+    monkeypatch.setattr(spool, "WAITING_MAX_AGE_SECONDS", -1)
+    assert spool.replay_all(good).rejected == 1
+    assert files(good) == []

@@ -3,8 +3,6 @@ status callbacks in any order and repeated, the fallback."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,7 +11,7 @@ from hotline.intake.replies import apology, menu_prompt, voicemail_prompt, voice
 from hotline.intake.twilio_voice import MAX_DIAL_NUMBERS, needs_callback
 from hotline.models import Case, Interaction
 from tests.conftest import PUBLIC_BASE_URL
-from tests.twilio_fakes import post_signed, signed_headers
+from tests.twilio_fakes import parse_twiml, post_signed, signed_headers
 
 CALL = "CA" + "1" * 32
 CALLER = "+79161234567"
@@ -26,10 +24,10 @@ def call(**extra: str) -> dict:
             "CallStatus": "in-progress", **extra}
 
 
-def xml(response) -> ET.Element:  # noqa: ANN001
+def xml(response):  # noqa: ANN001, ANN201
     assert response.status_code == 200, response.text
     assert response.mimetype == "text/xml"
-    return ET.fromstring(response.text)
+    return parse_twiml(response.text)
 
 
 def the_case() -> Case:

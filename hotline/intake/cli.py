@@ -125,7 +125,10 @@ def simulate_call(sender: str, digits: str, answered: bool, to: str, url: str) -
                                        "DialCallStatus": "completed" if answered else "no-answer"}),
         ("/twilio/voice/status", {**base, "CallStatus": "completed", "CallDuration": "42"}),
     ]
+    body = ""
     for path, params in steps:
+        if path.endswith("/dial-result") and "<Dial" not in body:
+            continue  # nobody on duty: the caller went straight to voicemail
         status, body = _post(url, path, params)
         _show(path, status, body)
         if status >= 400:

@@ -52,6 +52,11 @@ KEPT_HEADERS = (SIGNATURE_HEADER, SETTINGS_HEADER, "I-Twilio-Idempotency-Token",
 KEY_FIELDS = ("MessageSid", "RecordingSid", "CallSid", "MessageStatus", "RecordingStatus",
               "CallStatus", "DialCallStatus", "Digits")
 _KEY_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A delivery waiting for something never stored (a recording of an unknown call) is
+# moved aside after this long; deliveries spooled during an outage wait forever.
+WAITING_MAX_AGE_SECONDS = 2 * 24 * 3600
+# Status a replayed view answers with while what it refers to is not stored yet.
+WAITING_STATUS = 425
 # The app replays the spool by itself at most this often after a successful webhook.
 AUTO_REPLAY_INTERVAL_SECONDS = 30.0
 _STATE_KEY = "hotline_spool_state"
@@ -204,6 +209,13 @@ def replay_entry(app: Flask, path: Path) -> str:
     if response.status_code < 400:
         path.unlink(missing_ok=True)
         return "done"
+    if response.status_code == WAITING_STATUS:
+        if time.time() - float(entry.get("received_at", 0)) < WAITING_MAX_AGE_SECONDS:
+            return "kept"
+        log.error("replay of %s still refers to nothing stored; moved to %s/", path.name,
+                  REJECTED_DIR)
+        _reject(path)
+        return "rejected"
     if response.status_code < 500:
         log.error("replay of %s refused with %s; moved to %s/", path.name,
                   response.status_code, REJECTED_DIR)
@@ -297,6 +309,8 @@ def durable(offline: Callable[[ImmutableMultiDict], Response], *,
             except Exception as exc:
                 _rollback_quietly()
                 if is_replay():
+                    if isinstance(exc, NotYetKnown):
+                        return Response(status=WAITING_STATUS)
                     raise
                 log.warning("webhook %s could not be stored (%s); spooling",
                             request.path, type(exc).__name__)

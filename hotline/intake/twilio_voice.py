@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException
 
 from hotline.crypto import AddressError, normalise_address
 from hotline.extensions import db
@@ -294,6 +295,23 @@ def _hotline_number(form: ImmutableMultiDict) -> str | None:
         return normalise_address("phone", form.get("To") or "")
     except AddressError:
         return None
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(413)
+def unreadable_request(error: HTTPException) -> Response:
+    """A body that cannot even be parsed still gets TwiML the caller can hear.
+
+    The two callback routes (``/recording``, ``/status``) keep their plain 4xx reason.
+    """
+    if request.path.endswith(("/recording", "/status")):
+        return Response((error.description or error.name) + "\n", status=error.code,
+                        mimetype="text/plain")
+    if request.path.endswith("/screen"):
+        return hangup_answer()
+    if request.path.rstrip("/") == "/twilio/voice":
+        return menu_answer()
+    return voicemail_answer(language_param())
 
 
 # ---- routes --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
 _THREAD_KEY = "hotline_outbox_thread"
+_STOP_KEY = "hotline_outbox_stop"
 _THREAD_LOCK = threading.Lock()
 
 
@@ -99,7 +100,21 @@ def start_background_thread(app: Flask) -> threading.Thread:
         existing = app.extensions.get(_THREAD_KEY)
         if existing is not None and existing.is_alive():
             return existing
-        thread = threading.Thread(target=run, args=(app,), name="outbox", daemon=True)
+        stop = threading.Event()
+        thread = threading.Thread(target=run, args=(app,), kwargs={"stop": stop},
+                                  name="outbox", daemon=True)
         app.extensions[_THREAD_KEY] = thread
+        app.extensions[_STOP_KEY] = stop
         thread.start()
         return thread
+
+
+def stop_background_thread(app: Flask, timeout: float = 10.0) -> None:
+    """Stop the development thread of ``app`` (if any) and wait for it."""
+    stop = app.extensions.get(_STOP_KEY)
+    thread = app.extensions.get(_THREAD_KEY)
+    if stop is None or thread is None:
+        return
+    stop.set()
+    _wake_event(app).set()
+    thread.join(timeout)
