@@ -23,6 +23,7 @@ CALL = "CA" + "7" * 32
 @pytest.fixture
 def down_app(make_app, tmp_path: Path):  # noqa: ANN001
     """The app on a database that cannot be opened (a path in a missing directory)."""
+    make_app()  # first: make_app's teardown empties the test database through its first app
     return make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}")
 
 
@@ -191,6 +192,7 @@ def test_intake_replay_command(down_app, make_app):
 
 
 def test_unwritable_spool_makes_sms_answer_503_but_voice_still_answers(make_app, tmp_path):
+    make_app()  # see down_app
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}",
