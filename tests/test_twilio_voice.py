@@ -318,3 +318,13 @@ def test_signed_with_query_string_and_unsigned_refused(app, twilio_post, client)
     assert forged.status_code == 403
     with app.app_context():
         assert db.session.execute(select(func.count(Interaction.id))).scalar_one() == 0
+
+
+def test_unparsable_body_still_gets_twiml_on_voice_routes(app, client):
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"}
+    for path in ("/twilio/voice", "/twilio/voice/language", "/twilio/voice/dial-result"):
+        answer = client.post(path, data=b"CallSid=%00%ff", headers=headers)
+        assert answer.status_code == 200 and xml(answer).tag == "Response"
+    # Callback routes keep a plain 400 with the reason.
+    refused = client.post("/twilio/voice/status", data=b"CallSid=%00", headers=headers)
+    assert refused.status_code == 400 and "NUL" in refused.text

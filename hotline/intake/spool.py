@@ -259,8 +259,11 @@ def maybe_replay_soon(app: Flask) -> threading.Thread | None:
     """Start a background replay when the spool holds files and none ran lately.
 
     Called after a webhook was stored, i.e. when the database is evidently back.
+    ``SPOOL_AUTO_REPLAY=False`` leaves replaying to the worker and the CLI.
     Returns the started thread (tests join it), else None.
     """
+    if not app.config.get("SPOOL_AUTO_REPLAY", True):
+        return None
     state = _state(app)
     interval = app.config.get("SPOOL_REPLAY_INTERVAL", AUTO_REPLAY_INTERVAL_SECONDS)
     now = time.monotonic()
