@@ -149,6 +149,11 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
 
     SPOOL_DIR: str | None = None
+    # Voice: a number the fallback dials when the app fails; recorded menu prompts
+    # per language ({"ko": "https://…/ko.mp3"}) played instead of text-to-speech.
+    VOICE_BACKUP_NUMBER: str | None = None
+    IVR_PROMPT_URLS: dict[str, str] = {}
+    TWILIO_MEDIA_HOSTS = ["api.twilio.com"]
     OUTBOX_BACKGROUND_THREAD = False
     RETENTION_DAYS: int | None = None
 
@@ -194,6 +199,13 @@ def load_config(
     cfg["SESSION_MAX_HOURS"] = _int(env, "SESSION_MAX_HOURS", Config.SESSION_MAX_HOURS)
     if env.get("RETENTION_DAYS"):
         cfg["RETENTION_DAYS"] = _int(env, "RETENTION_DAYS", 0)
+    cfg["VOICE_BACKUP_NUMBER"] = env.get("VOICE_BACKUP_NUMBER") or None
+    prompts = {code: env.get(f"IVR_PROMPT_URL_{code.upper()}") for code in cfg["LANGUAGES"]}
+    cfg["IVR_PROMPT_URLS"] = {code: url for code, url in prompts.items() if url}
+    cfg["TWILIO_MEDIA_HOSTS"] = _list(env.get("TWILIO_MEDIA_HOSTS"),
+                                      list(Config.TWILIO_MEDIA_HOSTS))
+    if env.get("SPOOL_DIR"):
+        cfg["SPOOL_DIR"] = env["SPOOL_DIR"]
     cfg["OUTBOX_BACKGROUND_THREAD"] = _flag(env.get("OUTBOX_BACKGROUND_THREAD"), not production)
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
     cfg["SESSION_COOKIE_SECURE"] = production

@@ -30,9 +30,10 @@ ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}
 
 CALLER_FLAGS = ("hostile", "blocked")
 
-# Outbound message states: ours (queued, sending, not_sent) then Twilio's.
+# Outbound message states: ours (queued, sending, not_sent, published: a reply shown on
+# the web follow-up page) then Twilio's.
 DELIVERY_STATUSES = (
-    "queued", "sending", "not_sent", "accepted", "sent", "delivered", "read",
+    "queued", "sending", "not_sent", "published", "accepted", "sent", "delivered", "read",
     "undelivered", "failed",
 )
 

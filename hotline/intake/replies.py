@@ -1,13 +1,15 @@
-"""Caller-facing auto-replies, one short, discreet template per language.
+"""Every caller-facing text in one place: SMS auto-replies and voice prompts.
 
-Each stays within 70 characters once the reference is filled in, so Hangul and
-Cyrillic fit one SMS segment (UCS-2). The wording names no organisation or topic:
-the phone may be read by someone else.
+SMS auto-replies stay within 70 characters once the reference is filled in, so
+Hangul and Cyrillic fit one SMS segment (UCS-2). No text names an organisation or
+a topic: the phone may be read or overheard by someone else.
 """
 
 from __future__ import annotations
 
 SMS_SEGMENT_UCS2 = 70
+# ``format_reference`` gives "XXXX-XXXX"; templates are checked with this length.
+REFERENCE_DISPLAY_LENGTH = 9
 
 AUTO_REPLY = {
     "ko": "메시지를 받았습니다. 번호: {reference}. 곧 답장드리겠습니다.",
@@ -16,8 +18,85 @@ AUTO_REPLY = {
     "en": "Message received. Ref: {reference}. We will reply soon.",
 }
 
+# The language menu: one prompt per language, spoken in that language.
+MENU_PROMPT = {
+    "ko": "한국어는 {digit}번을 누르세요.",
+    "ru": "Для русского языка нажмите {digit}.",
+    "uk": "Українською мовою натисніть {digit}.",
+    "en": "For English, press {digit}.",
+}
+
+CONNECTING = {
+    "ko": "잠시만 기다려 주세요. 연결해 드리겠습니다.",
+    "ru": "Пожалуйста, подождите, соединяем.",
+    "uk": "Будь ласка, зачекайте, з'єднуємо.",
+    "en": "Please hold while we connect you.",
+}
+
+VOICEMAIL_PROMPT = {
+    "ko": "지금은 전화를 받을 수 없습니다. 삐 소리가 나면 메시지를 남겨 주세요. "
+          "다시 연락드리겠습니다.",
+    "ru": "Сейчас никто не может ответить. Оставьте сообщение после сигнала, "
+          "мы вам перезвоним.",
+    "uk": "Зараз ніхто не може відповісти. Залиште повідомлення після сигналу, "
+          "ми вам передзвонимо.",
+    "en": "No one can answer right now. Please leave a message after the tone "
+          "and we will call you back.",
+}
+
+VOICEMAIL_THANKS = {
+    "ko": "메시지가 저장되었습니다. 감사합니다.",
+    "ru": "Сообщение сохранено. Спасибо.",
+    "uk": "Повідомлення збережено. Дякуємо.",
+    "en": "Your message has been saved. Thank you.",
+}
+
+APOLOGY = {
+    "ko": "죄송합니다. 기술적인 문제가 발생했습니다.",
+    "ru": "Извините, у нас техническая неполадка.",
+    "uk": "Вибачте, у нас технічна несправність.",
+    "en": "Sorry, we are having a technical problem.",
+}
+
+# Played to the staff member who picks up, never to the caller.
+SCREEN_PROMPT = "Hotline call in {language}. Press 1 to accept."
+LANGUAGE_NAMES_EN = {"ko": "Korean", "ru": "Russian", "uk": "Ukrainian", "en": "English"}
+
+
+def _pick(table: dict[str, str], language: str | None) -> str:
+    return table.get(language or "en", table["en"])
+
 
 def auto_reply(language: str | None, reference: str) -> str:
     """The auto-reply in ``language`` (English when unknown) for a display reference."""
-    template = AUTO_REPLY.get(language or "en", AUTO_REPLY["en"])
-    return template.format(reference=reference)
+    return _pick(AUTO_REPLY, language).format(reference=reference)
+
+
+def menu_prompt(language: str, digit: int) -> str:
+    """The menu line for ``language``, naming the key to press."""
+    return _pick(MENU_PROMPT, language).format(digit=digit)
+
+
+def connecting(language: str | None) -> str:
+    """What the caller hears while staff phones ring."""
+    return _pick(CONNECTING, language)
+
+
+def voicemail_prompt(language: str | None) -> str:
+    """The invitation to leave a voicemail."""
+    return _pick(VOICEMAIL_PROMPT, language)
+
+
+def voicemail_thanks(language: str | None) -> str:
+    """Said after a voicemail was recorded."""
+    return _pick(VOICEMAIL_THANKS, language)
+
+
+def apology(language: str) -> str:
+    """The fallback apology in one language."""
+    return _pick(APOLOGY, language)
+
+
+def screen_prompt(language: str | None) -> str:
+    """The staff-side prompt naming the caller's language."""
+    return SCREEN_PROMPT.format(language=LANGUAGE_NAMES_EN.get(language or "en", "English"))

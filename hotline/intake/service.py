@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from hotline.cases.references import new_reference
-from hotline.cases.vocabularies import CHANNELS, INTERACTION_KINDS
+from hotline.cases.vocabularies import ADDRESS_KINDS, CHANNELS, INTERACTION_KINDS
 from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
 from hotline.crypto import address_index, normalise_address
 from hotline.extensions import db
@@ -59,13 +59,20 @@ def receive(
     meta: dict[str, Any] | None = None,
     language: str | None = None,
     name: str | None = None,
+    address_kind: str | None = None,
 ) -> IntakeResult:
-    """Take in one contact; see the module docstring. Commits the session."""
+    """Take in one contact; see the module docstring. Commits the session.
+
+    ``address_kind`` overrides the kind the channel implies; voice uses ``web`` (an
+    opaque key) for a caller who withholds their number, so the call is still taken in.
+    """
     if channel not in CHANNELS:
         raise IntakeError(f"unknown channel {channel!r}")
     if kind not in INTERACTION_KINDS:
         raise IntakeError(f"unknown interaction kind {kind!r}")
-    address_kind = ADDRESS_KIND_FOR_CHANNEL[channel]
+    address_kind = address_kind or ADDRESS_KIND_FOR_CHANNEL[channel]
+    if address_kind not in ADDRESS_KINDS:
+        raise IntakeError(f"unknown address kind {address_kind!r}")
     try:
         normalised = normalise_address(address_kind, address)
     except ValueError as exc:

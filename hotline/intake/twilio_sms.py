@@ -1,23 +1,39 @@
-"""Twilio SMS and WhatsApp webhooks: the messaging front door of the intake service."""
+"""Twilio SMS and WhatsApp webhooks: the messaging front door of the intake service.
+
+``/twilio/sms`` takes a message in (``whatsapp:`` senders on the WhatsApp channel),
+records STOP/START on the caller, and answers with at most one short auto-reply in
+the caller's language. ``/twilio/sms/status`` records delivery of our replies.
+``/twilio/sms/fallback`` (Twilio calls it when ``/twilio/sms`` fails) only spools.
+"""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app
 from sqlalchemy.orm.attributes import flag_modified
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.datastructures import ImmutableMultiDict
 
 from hotline.extensions import db
-from hotline.intake.language import detect_language
+from hotline.intake.language import script_language
 from hotline.intake.replies import auto_reply
-from hotline.intake.service import IntakeError, receive
+from hotline.intake.service import IntakeError, IntakeResult, receive
 from hotline.intake.signature import twilio_form, twilio_webhook
+from hotline.intake.spool import SpoolError, durable, is_replay, spool_current_request
+from hotline.models import Caller, Case, utcnow
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
 SID_PATTERN = re.compile(r"^[A-Za-z0-9]{2,64}$")
+ERROR_CODE_PATTERN = re.compile(r"^[0-9]{1,16}$")
 MAX_MEDIA = 10
+# Twilio's standard opt-out / opt-in keywords, plus the Russian/Ukrainian and Korean
+# word for "stop": a caller on a monitored phone must be able to make replies stop.
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
+                              "OPTOUT", "REVOKE", "СТОП", "중지"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP", "OPTIN"})
 
 
 def twiml(response: MessagingResponse | str) -> Response:
@@ -25,7 +41,7 @@ def twiml(response: MessagingResponse | str) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
-def required(form, name: str, pattern: re.Pattern[str] | None = None) -> str:  # noqa: ANN001
+def required(form: ImmutableMultiDict, name: str, pattern: re.Pattern[str] | None = None) -> str:
     """A required form field, or 400 naming it."""
     value = (form.get(name) or "").strip()
     if not value:
@@ -35,45 +51,145 @@ def required(form, name: str, pattern: re.Pattern[str] | None = None) -> str:  #
     return value
 
 
-@bp.post("/sms")
-@twilio_webhook
-def inbound_message() -> Response:
-    """Take in one SMS or WhatsApp message; answer with at most one discreet auto-reply."""
-    form = twilio_form()
+def opt_keyword(form: ImmutableMultiDict) -> tuple[str, str] | None:
+    """("out"|"in", keyword) when the message is an opt-out or opt-in, else None."""
+    twilio_type = (form.get("OptOutType") or "").strip().upper()
+    word = (form.get("Body") or "").strip().strip(".!").upper()
+    if twilio_type == "STOP" or word in OPT_OUT_KEYWORDS:
+        return "out", (word if word in OPT_OUT_KEYWORDS else "STOP")[:32]
+    if twilio_type == "START" or word in OPT_IN_KEYWORDS:
+        return "in", (word if word in OPT_IN_KEYWORDS else "START")[:32]
+    return None
+
+
+def media_of(form: ImmutableMultiDict) -> list[dict[str, str]]:
+    """The media attachments Twilio listed (URL and content type)."""
+    try:
+        count = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
+    except ValueError:
+        abort(400, description="malformed NumMedia")
+    media = []
+    for i in range(max(count, 0)):
+        url = (form.get(f"MediaUrl{i}") or "").strip()
+        if not url:
+            continue
+        if urlsplit(url).scheme != "https":
+            abort(400, description=f"malformed MediaUrl{i}")
+        media.append({"url": url, "content_type": (form.get(f"MediaContentType{i}") or "")[:100]})
+    return media
+
+
+def take_in(form: ImmutableMultiDict) -> tuple[IntakeResult, str | None]:
+    """Intake one inbound message (shared by ``/sms`` and the replay of its fallback)."""
     sender = required(form, "From")
     message_sid = required(form, "MessageSid", SID_PATTERN)
     body = form.get("Body", "")
-    if len(body) > current_app.config["MESSAGE_MAX_CHARS"]:
-        abort(413, description="message body too long")
-    channel = "whatsapp" if sender.lower().startswith("whatsapp:") else "sms"
     meta: dict = {}
-    media = [form.get(f"MediaUrl{i}") for i in range(MAX_MEDIA) if form.get(f"MediaUrl{i}")]
+    limit = current_app.config["MESSAGE_MAX_CHARS"]
+    if len(body) > limit:
+        # Keep what fits rather than refuse: a refused message is a lost message.
+        body, meta["truncated"] = body[:limit], True
+    channel = "whatsapp" if sender.lower().startswith("whatsapp:") else "sms"
+    media = media_of(form)
     if media:
-        meta["media"] = [
-            {"url": url, "content_type": form.get(f"MediaContentType{i}", "")}
-            for i, url in enumerate(media)
-        ]
+        meta["media"] = media
+    keyword = opt_keyword(form)
+    if keyword:
+        meta["opt"] = keyword[0]
     try:
-        result = receive(
-            channel=channel, address=sender, body=body, external_id=message_sid,
-            meta=meta, language=detect_language(body),
-        )
+        result = receive(channel=channel, address=sender, body=body, external_id=message_sid,
+                         meta=meta, language=script_language(body))
     except IntakeError as exc:
         abort(400, description=str(exc))
+    if result.created:
+        _settle_language(result.case)
+        if keyword:
+            _apply_opt(result.case.caller, *keyword)
+        db.session.commit()
+    return result, keyword[0] if keyword else None
 
+
+def _settle_language(case: Case) -> None:
+    if not case.language:
+        case.language = case.caller.preferred_language or current_app.config["DEFAULT_LANGUAGE"]
+
+
+def _apply_opt(caller: Caller, direction: str, keyword: str) -> None:
+    caller.opt_out_keyword = keyword
+    if direction == "out":
+        caller.opted_out = True
+        caller.opted_out_at = utcnow()
+    else:
+        caller.opted_out = False
+        caller.opted_out_at = None
+
+
+def _may_auto_reply(case: Case) -> bool:
+    caller = case.caller
+    return (current_app.config["AUTO_REPLY_ENABLED"] and not caller.opted_out
+            and caller.flag != "blocked")
+
+
+def _empty(_form: ImmutableMultiDict | None = None) -> Response:
+    return twiml(MessagingResponse())
+
+
+@bp.post("/sms")
+@twilio_webhook
+@durable(offline=_empty)
+def inbound_message() -> Response:
+    """Take in one SMS or WhatsApp message; answer with at most one discreet auto-reply."""
+    result, opt = take_in(twilio_form())
     response = MessagingResponse()
     case, interaction = result.case, result.interaction
-    opened = result.case_opened or result.case_reopened
-    if result.created and opened and _may_auto_reply(case):
+    first_contact = result.case_opened or result.case_reopened
+    if result.created and first_contact and opt is None and _may_auto_reply(case):
+        text = auto_reply(case.language, case.display_reference)
         interaction.meta = {**interaction.meta, "auto_reply": True}
         flag_modified(interaction, "meta")
+        if is_replay():
+            # Twilio got an empty answer while the database was away: send it now.
+            from hotline.messaging.outbox import store_outgoing
+
+            store_outgoing(case, text, None, meta={"auto_reply": True})
         db.session.commit()
-    if interaction.meta.get("auto_reply"):
+    if interaction.meta.get("auto_reply") and not is_replay():
         response.message(auto_reply(case.language, case.display_reference))
     return twiml(response)
 
 
-def _may_auto_reply(case) -> bool:  # noqa: ANN001
-    caller = case.caller
-    return (current_app.config["AUTO_REPLY_ENABLED"] and not caller.opted_out
-            and caller.flag != "blocked")
+@bp.post("/sms/status")
+@twilio_webhook
+@durable(offline=lambda _form: Response(status=204))
+def message_status() -> Response:
+    """Record one delivery-status callback for an outbound message; 204."""
+    from hotline.messaging.delivery import UnknownStatus, record_status
+
+    form = twilio_form()
+    sid = required(form, "MessageSid", SID_PATTERN)
+    status = required(form, "MessageStatus")
+    error_code = (form.get("ErrorCode") or "").strip() or None
+    if error_code is not None and not ERROR_CODE_PATTERN.match(error_code):
+        abort(400, description="malformed ErrorCode")
+    try:
+        record_status(sid, status, error_code)
+    except UnknownStatus as exc:
+        abort(400, description=str(exc))
+    return Response(status=204)
+
+
+@bp.post("/sms/fallback")
+@twilio_webhook
+def message_fallback() -> Response:
+    """Twilio's fallback for ``/sms``: spool the raw request, answer empty; no database.
+
+    When the spool replays it, the message goes through the same intake as ``/sms``.
+    """
+    if is_replay():
+        take_in(twilio_form())
+        return _empty()
+    try:
+        spool_current_request()
+    except SpoolError:
+        abort(503, description="temporarily unavailable")
+    return _empty()

@@ -1,0 +1,75 @@
+"""A fake Twilio HTTP layer for the tests: no test touches the network.
+
+``FakeTwilioHttp`` is a ``twilio.http.HttpClient`` subclass handed to the app through
+the ``TWILIO_HTTP_CLIENT`` setting. It records every request, answers message
+creation like Twilio's API, and serves recordings registered in ``media``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import xml.etree.ElementTree as ET
+from itertools import count
+from urllib.parse import urlencode
+
+from twilio.http import HttpClient
+from twilio.http.response import Response
+
+from tests.conftest import PUBLIC_BASE_URL, sign
+
+TEST_ACCOUNT_SID = "AC" + "0" * 32
+
+
+class FakeTwilioHttp(HttpClient):
+    """Answers like Twilio; ``failures`` is a list of statuses or exceptions to give first."""
+
+    def __init__(self, failures: list | None = None) -> None:
+        super().__init__(logging.getLogger("tests.fake_twilio"), is_async=False)
+        self.requests: list[dict] = []
+        self.failures = list(failures or [])
+        self.media: dict[str, tuple[int, bytes, dict]] = {}
+        self._sids = count(1)
+
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None,  # noqa: ANN001
+                timeout=None, allow_redirects=False):  # noqa: ANN001
+        self.requests.append({"method": method, "uri": uri, "data": dict(data or {}),
+                              "auth": auth, "allow_redirects": allow_redirects})
+        if uri in self.media:
+            status, content, media_headers = self.media[uri]
+            return Response(status, content, media_headers)
+        if self.failures:
+            failure = self.failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return Response(failure, json.dumps({"code": 20500 if failure >= 500 else 21211,
+                                                 "message": "refused", "status": failure}))
+        sid = f"SM{next(self._sids):032d}"
+        return Response(201, json.dumps({"sid": sid, "status": "queued",
+                                         "to": (data or {}).get("To"),
+                                         "from": (data or {}).get("From"),
+                                         "body": (data or {}).get("Body")}))
+
+    @property
+    def sent(self) -> list[dict]:
+        """The message-creation requests, in order."""
+        return [r for r in self.requests if r["uri"].endswith("/Messages.json")]
+
+
+def signed_headers(path: str, params: dict, query: str = "") -> dict:
+    """Headers of a correctly signed webhook POST to ``path``."""
+    url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+    return {"X-Twilio-Signature": sign(url, params),
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def post_signed(client, path: str, params: dict, query: str = ""):  # noqa: ANN001
+    """POST ``params`` to ``path`` (with an optional raw query string), signed."""
+    target = path + (f"?{query}" if query else "")
+    return client.post(target, data=urlencode(params),
+                       headers=signed_headers(path, params, query))
+
+
+def parse_twiml(text: str) -> ET.Element:
+    """Parse a TwiML answer of our own app (trusted test data)."""
+    return ET.fromstring(text)  # noqa: S314
