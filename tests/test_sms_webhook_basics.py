@@ -104,11 +104,17 @@ def test_body_over_the_limit_is_413(app, client):
     assert stored(app) == (0, 0)
 
 
-def test_invalid_utf8_is_400(app, client):
+def test_invalid_utf8_is_400_when_signed_and_403_when_not(app, client):
+    from urllib.parse import parse_qsl
+
     raw = b"From=%2B79161234567&MessageSid=SM1&Body=%C3%28%FF"
-    response = client.post("/twilio/sms", data=raw, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"})
-    assert response.status_code == 400
+    lenient = parse_qsl(raw.decode("latin-1"), errors="replace")
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/sms", lenient)}
+    response = client.post("/twilio/sms", data=raw, headers=headers)
+    assert response.status_code == 400 and b"UTF-8" in response.data
+    headers["X-Twilio-Signature"] = "forged"
+    assert client.post("/twilio/sms", data=raw, headers=headers).status_code == 403
     assert stored(app) == (0, 0)
 
 

@@ -320,11 +320,28 @@ def test_signed_with_query_string_and_unsigned_refused(app, twilio_post, client)
         assert db.session.execute(select(func.count(Interaction.id))).scalar_one() == 0
 
 
-def test_unparsable_body_still_gets_twiml_on_voice_routes(app, client):
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"}
+def test_unparsable_signed_body_still_gets_twiml_on_voice_routes(app, client):
+    from urllib.parse import parse_qsl
+
+    from tests.conftest import PUBLIC_BASE_URL, sign
+
+    def signed_headers(path: str, raw: bytes) -> dict:
+        lenient = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="replace")
+        return {"Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": sign(PUBLIC_BASE_URL + path, lenient)}
+
     for path in ("/twilio/voice", "/twilio/voice/language", "/twilio/voice/dial-result"):
-        answer = client.post(path, data=b"CallSid=%00%ff", headers=headers)
+        raw = b"CallSid=%00%ff"
+        answer = client.post(path, data=raw, headers=signed_headers(path, raw))
         assert answer.status_code == 200 and xml(answer).tag == "Response"
     # Callback routes keep a plain 400 with the reason.
-    refused = client.post("/twilio/voice/status", data=b"CallSid=%00", headers=headers)
+    raw = b"CallSid=%00"
+    refused = client.post("/twilio/voice/status", data=raw,
+                          headers=signed_headers("/twilio/voice/status", raw))
     assert refused.status_code == 400 and "NUL" in refused.text
+
+
+def test_unparsable_unsigned_body_is_refused_before_anything_else(app, client):
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"}
+    for path in ("/twilio/voice", "/twilio/voice/status", "/twilio/sms"):
+        assert client.post(path, data=b"CallSid=%00%ff", headers=headers).status_code == 403

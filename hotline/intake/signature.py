@@ -40,6 +40,13 @@ def parse_form(raw: bytes) -> ImmutableMultiDict:
     return ImmutableMultiDict(pairs)
 
 
+def parse_form_leniently(raw: bytes) -> ImmutableMultiDict:
+    """Parse a body that ``parse_form`` refused, only so that its signature can be checked."""
+    text = raw.decode("latin-1")
+    return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True, encoding="utf-8",
+                                        errors="replace"))
+
+
 def signed_url() -> str:
     """The URL Twilio signed for this request."""
     base = current_app.config.get("PUBLIC_BASE_URL")
@@ -69,17 +76,22 @@ def twilio_form() -> ImmutableMultiDict:
 def twilio_webhook(view: Callable[..., Any]) -> Callable[..., Any]:
     """Refuse unsigned or malformed webhook requests before ``view`` runs.
 
-    Invalid encodings → 400; a missing or wrong signature → 403. Nothing is stored
-    in either case. The parsed form is available through ``twilio_form()``.
+    A missing or wrong signature → 403, checked first, even on a body that cannot be
+    parsed; a signed body with an invalid encoding → 400. Nothing is stored in either
+    case. The parsed form is available through ``twilio_form()``.
     """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        checking = current_app.config["TWILIO_VALIDATE_SIGNATURES"]
+        raw = request.get_data(cache=True)
         try:
-            form = parse_form(request.get_data(cache=True))
+            form = parse_form(raw)
         except BadForm as exc:
+            if checking and not signature_is_valid(parse_form_leniently(raw)):
+                abort(403, description="invalid or missing Twilio signature")
             abort(400, description=str(exc))
-        if current_app.config["TWILIO_VALIDATE_SIGNATURES"] and not signature_is_valid(form):
+        if checking and not signature_is_valid(form):
             abort(403, description="invalid or missing Twilio signature")
         g.twilio_form = form
         return view(*args, **kwargs)
