@@ -62,6 +62,7 @@ def _migrations_dir():
 def _register_blueprints(app: Flask) -> None:
     from hotline.api.v1 import bp as api_bp
     from hotline.auth.session import register as register_auth
+    from hotline.dashboard import bp as dashboard_bp
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
 
@@ -69,5 +70,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(dashboard_bp)
     csrf.exempt(sms_bp)
     csrf.exempt(api_bp)

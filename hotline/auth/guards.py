@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
+from werkzeug.routing import BuildError
 
 from hotline.cases.vocabularies import role_at_least
 
@@ -21,6 +23,14 @@ MFA_SESSION_KEY = "mfa_ok"
 def fully_authenticated() -> bool:
     """True when a user is signed in and passed two-factor in this session."""
     return bool(current_user.is_authenticated and session.get(MFA_SESSION_KEY))
+
+
+def _login_url(next_path: str) -> str:
+    """The sign-in page; its literal path when the auth blueprint is not registered."""
+    try:
+        return url_for("auth.login", next=next_path)
+    except BuildError:
+        return "/login?" + urlencode({"next": next_path})
 
 
 def staff_required(minimum_role: str = "staff") -> Callable:
@@ -34,7 +44,7 @@ def staff_required(minimum_role: str = "staff") -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not fully_authenticated():
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                return redirect(_login_url(request.full_path.rstrip("?")))
             if not role_at_least(current_user.role, minimum_role):
                 abort(403, description="your role does not allow this page")
             return view(*args, **kwargs)

@@ -1,0 +1,1 @@
+"""Outbound messages to callers and recordings from them."""
