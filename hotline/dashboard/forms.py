@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.fields import DateTimeLocalField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
@@ -25,6 +26,11 @@ from hotline.models import Case
 def label(value: str) -> str:
     """A vocabulary value as people read it: ``in_progress`` → ``in progress``."""
     return value.replace("_", " ")
+
+
+def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    """Select options from ``(value, label)`` pairs."""
+    return [SelectChoice(value, text) for value, text in pairs]
 
 
 class VersionedForm(FlaskForm):
@@ -45,7 +51,7 @@ class StatusForm(VersionedForm):
     # The workflow table judges the target (with a clear message), not the choice list.
     status = SelectField("New status", validators=[InputRequired()], validate_choice=False)
     resolution = SelectField("Resolution (required to close)", validators=[Optional()],
-                             choices=[("", "—")] + [(r, label(r)) for r in RESOLUTIONS])
+                             choices=options([("", "—")] + [(r, label(r)) for r in RESOLUTIONS]))
 
 
 class ClassifyForm(VersionedForm):
@@ -68,7 +74,7 @@ class ReplyForm(VersionedForm):
 
 class CallbackForm(VersionedForm):
     outcome = SelectField("Outcome", validators=[InputRequired()],
-                          choices=[("", "—")] + [(o, label(o)) for o in CALLBACK_OUTCOMES])
+                          choices=options([("", "—")] + [(o, label(o)) for o in CALLBACK_OUTCOMES]))
     at = DateTimeLocalField("When (UTC; empty = now)", format="%Y-%m-%dT%H:%M",
                             validators=[Optional()])
     note = TextAreaField("What happened (optional)",
@@ -77,7 +83,7 @@ class CallbackForm(VersionedForm):
 
 class FlagForm(VersionedForm):
     flag = SelectField("Caller flag", validators=[Optional()],
-                       choices=[("", "no flag")] + [(f, f) for f in CALLER_FLAGS])
+                       choices=options([("", "no flag")] + [(f, f) for f in CALLER_FLAGS]))
 
 
 class RevealForm(FlaskForm):
@@ -96,18 +102,18 @@ def build_form(name: str, case: Case, assignable: list[tuple[str, str]],
     kwargs = {"formdata": formdata} if formdata is not None else {"formdata": None}
     form = FORM_CLASSES[name](prefix=name, **kwargs)
     if name == "assign":
-        form.assignee.choices = [("", "nobody")] + assignable
+        form.assignee.choices = options([("", "nobody")] + assignable)
     elif name == "status":
         targets = sorted(TRANSITIONS.get(case.status, ()))
-        form.status.choices = [(s, label(s)) for s in targets]
+        form.status.choices = options([(s, label(s)) for s in targets])
     elif name == "classify":
         vocabularies = classification_vocabularies()
         for field_name, values in vocabularies.items():
             names = LANGUAGE_NAMES if field_name == "language" else {}
-            options = [(v, names.get(v, label(v))) for v in values]
+            pairs = [(v, names.get(v, label(v))) for v in values]
             if field_name != "urgency":
-                options.insert(0, ("", "—"))
-            getattr(form, field_name).choices = options
+                pairs.insert(0, ("", "—"))
+            getattr(form, field_name).choices = options(pairs)
             if formdata is None:
                 getattr(form, field_name).data = getattr(case, field_name) or ""
     elif name == "flag" and formdata is None:

@@ -178,7 +178,8 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
     db.session.commit()
     html = render_template(
         "dashboard/case.html", case=case, timeline=timeline, others=others, forms=forms,
-        caller=_caller_view(case, revealed), revealed=revealed, error=error, may_reveal=can_reveal(current_user),
+        caller=_caller_view(case, revealed), revealed=revealed, error=error,
+        may_reveal=can_reveal(current_user),
         reveal_form=RevealForm(formdata=None), statuses=STATUSES,
         language_names=LANGUAGE_NAMES, may_assign_others=can_assign_others(current_user),
     )

@@ -3,9 +3,8 @@
 Revision ID: 0015_dashboard
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0015_dashboard"
 down_revision = "0001"
