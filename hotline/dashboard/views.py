@@ -173,7 +173,8 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
     for name in FORM_CLASSES:
         form = build_form(name, case, assignable,
                           formdata=request.form if name == posted else None)
-        form.version.data = case.version
+        # Always the current version: a refused stale edit can be retried deliberately.
+        form.version.data, form.version.raw_data = case.version, None
         forms[name] = form
     audit.record("case.view", actor=current_user, case=case)
     db.session.commit()
