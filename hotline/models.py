@@ -129,6 +129,7 @@ class Case(db.Model):
         Index("ix_cases_category_created", "category", "created_at"),
         Index("ix_cases_queue", "queue_rank", "created_at", "id"),
         Index("ix_cases_assignee_queue", "assigned_to_id", "queue_rank", "created_at", "id"),
+        Index("ix_cases_callback_queue", "callback_needed", "queue_rank", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -103,6 +103,8 @@ def build_form(name: str, case: Case, assignable: list[tuple[str, str]],
     form = FORM_CLASSES[name](prefix=name, **kwargs)
     if name == "assign":
         form.assignee.choices = options([("", "nobody")] + assignable)
+        if formdata is None:
+            form.assignee.data = str(case.assigned_to_id or "")
     elif name == "status":
         targets = sorted(TRANSITIONS.get(case.status, ()))
         form.status.choices = options([(s, label(s)) for s in targets])

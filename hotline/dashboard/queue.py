@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
 from hotline.cases.access import sees_all, visible_condition
-from hotline.cases.ordering import CLOSED_RANK_MIN
+from hotline.cases.ordering import CLOSED_RANK_MIN, queue_rank
 from hotline.cases.references import ALPHABET, LENGTH, parse_reference
 from hotline.cases.vocabularies import CHANNELS, CLASSIFICATIONS, LANGUAGES
 from hotline.cases.workflow import STATUSES
@@ -29,7 +29,8 @@ from hotline.models import Case, User, UTCDateTime
 PAGE_SIZE = 50
 STATUS_FILTERS = ("open", *STATUSES, "all")
 VIEWS = ("queue", "callbacks")
-FILTER_NAMES = ("status", "category", "channel", "language", "urgency", "assignee", "callback")
+STATUS_RANK_BANDS = {status: (queue_rank(status, "immediate"), queue_rank(status, "normal"))
+                     for status in STATUSES}
 
 
 class QueueRequestError(ValueError):
@@ -174,7 +175,9 @@ def _filtered(query: QueueQuery, user: User) -> Select:
     elif query.status == "open":
         stmt = stmt.where(Case.queue_rank < CLOSED_RANK_MIN)
     elif query.status != "all":
-        stmt = stmt.where(Case.status == query.status)
+        # The rank band of the status keeps the read inside the queue index.
+        low, high = STATUS_RANK_BANDS[query.status]
+        stmt = stmt.where(Case.status == query.status, Case.queue_rank.between(low, high))
     if query.view == "callbacks":
         stmt = stmt.where(Case.callback_needed.is_(True), Case.queue_rank < CLOSED_RANK_MIN)
     elif query.callback:

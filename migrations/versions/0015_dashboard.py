@@ -29,10 +29,15 @@ def upgrade():
         batch_op.create_index("ix_cases_assignee_queue",
                               ["assigned_to_id", "queue_rank", "created_at", "id"],
                               unique=False)
+        # The callback queue reads only open cases with a callback pending.
+        batch_op.create_index("ix_cases_callback_queue",
+                              ["callback_needed", "queue_rank", "created_at", "id"],
+                              unique=False)
 
 
 def downgrade():
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_callback_queue")
         batch_op.drop_index("ix_cases_assignee_queue")
         batch_op.drop_index("ix_cases_queue")
     with op.batch_alter_table("cases", schema=None, recreate="always") as batch_op:
