@@ -24,7 +24,7 @@ def _browser_session(chromium, app, user, base_url: str):  # noqa: ANN001, ANN20
     return context
 
 
-def _seed_demo(app) -> None:  # noqa: ANN001
+def _seed_demo(app, staff) -> None:  # noqa: ANN001
     """Realistic traffic in all four languages, plus an earlier case of our caller."""
     with app.app_context():
         earlier = receive(channel="sms", address=CALLER, body="Как с вами связаться?",
@@ -33,18 +33,24 @@ def _seed_demo(app) -> None:  # noqa: ANN001
         earlier.closed_at = utcnow() - timedelta(days=40)
         earlier.created_at = utcnow() - timedelta(days=41)
         db.session.commit()
-        receive(channel="sms", address="+821012345678", external_id="SMdemo1", language="ko",
-                body="군에서 탈출하고 싶습니다. 도와주세요.")
+        ko = receive(channel="sms", address="+821012345678", external_id="SMdemo1",
+                     language="ko", body="군에서 탈출하고 싶습니다. 도와주세요.").case
+        ko.created_at = utcnow() - timedelta(minutes=42)
         ua = receive(channel="whatsapp", address="whatsapp:+380501234567",
                      external_id="SMdemo2", language="uk",
                      body="Мого сина хочуть мобілізувати, що робити?").case
-        ua.urgency = "high"
-        receive(channel="web", address="web-demo-1", external_id="WEBdemo3", language="en",
-                body="My brother is a conscript near Belgorod and wants to surrender.")
+        ua.urgency, ua.created_at = "high", utcnow() - timedelta(minutes=17)
+        web = receive(channel="web", address="web-demo-1", external_id="WEBdemo3",
+                      language="en",
+                      body="My brother is a conscript near Belgorod and wants to surrender."
+                      ).case
+        web.status, web.category, web.assigned_to_id = "in_progress", "relative", staff.id
+        web.created_at = utcnow() - timedelta(hours=3, minutes=10)
         voice = receive(channel="voice", address="+79031112233", external_id="CAdemo4",
                         kind="call", language="ru", body=None,
                         meta={"status": "no-answer"}).case
         voice.callback_needed, voice.urgency = True, "immediate"
+        voice.created_at = utcnow() - timedelta(minutes=8)
         db.session.commit()
 
 
@@ -52,7 +58,7 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
                                                  twilio_post):
     staff = make_user("staff", display_name="Olena K.", languages="ru,uk,en")
     colleague = make_user("supervisor", display_name="Min-jun P.", languages="ko,en")
-    _seed_demo(app)
+    _seed_demo(app, staff)
     response = twilio_post("/twilio/sms", {
         "From": CALLER, "To": "+15005550006", "MessageSid": "SM" + "b" * 32, "NumMedia": "0",
         "Body": "Я военнослужащий, хочу сдаться. Нахожусь под Курском. <script>x()</script>"})
