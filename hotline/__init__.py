@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.api.v1 import bp as api_bp
     from hotline.auth.session import register as register_auth
     from hotline.auth.views import bp as auth_bp
+    from hotline.dashboard import bp as dashboard_bp
     from hotline.health import bp as health_bp
     from hotline.intake.twilio_sms import bp as sms_bp
     from hotline.intake.twilio_voice import bp as voice_bp
@@ -74,7 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.reports.views import bp as reports_bp
 
     for blueprint in (auth_bp, admin_bp, health_bp, public_bp, sms_bp, voice_bp, api_bp,
-                      reports_bp):
+                      reports_bp, dashboard_bp):
         app.register_blueprint(blueprint)
     # Webhooks are signature-checked and the API is token-authenticated instead of CSRF.
     for blueprint in (sms_bp, voice_bp, api_bp):

@@ -1,0 +1,298 @@
+"""What staff do to a case: claim, assign, status, classify, note, reply, callback, flag.
+
+Every action takes the case ``version`` the user's page was rendered with. When the
+case changed since, the action raises ``StaleCase`` naming who changed it and writes
+nothing; a race between two requests is caught the same way (``StaleDataError`` from
+the optimistic lock). Every action appends a timeline interaction with its author,
+sets ``Case.updated_by``, writes an audit event and commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from hotline import audit
+from hotline.cases.access import can_assign_others, can_view
+from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
+from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
+from hotline.extensions import db
+from hotline.models import Case, Interaction, User, utcnow
+
+MAX_NOTE_LENGTH = 10_000
+# Ten SMS segments: longer replies are refused rather than cut.
+MAX_REPLY_LENGTH = 1_600
+CALLBACK_OUTCOMES = ("reached", "no_answer", "busy", "voicemail_left", "wrong_number", "failed")
+# A logged callback may be dated a little ahead (clock skew), never into the future.
+CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
+CALLER_KINDS = ("message_in", "call", "voicemail")
+CALLER_CHANGE = "a new message from the caller"
+
+
+class ActionError(Exception):
+    """An action was refused; ``message`` is safe to show to the user."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidAction(ActionError):
+    """The request is incomplete or makes no sense for this case."""
+
+
+class TransitionRefused(InvalidAction):
+    """The workflow does not allow this status change (or closing lacks a resolution)."""
+
+
+class NotAllowed(ActionError):
+    """The user's role does not allow this action."""
+
+    status_code = 403
+
+
+class StaleCase(ActionError):
+    """The case changed since the user's page was rendered; nothing was written."""
+
+    status_code = 409
+
+    def __init__(self, changed_by: str) -> None:
+        super().__init__(f"This case was changed by {changed_by} after you opened it, so "
+                         "nothing was saved. Check the case as it is now and try again.")
+        self.changed_by = changed_by
+
+
+def describe_change(case: Case) -> str:
+    """Who made the latest change to ``case``: a staff member's name or the caller."""
+    latest = db.session.execute(
+        select(Interaction).where(Interaction.case_id == case.id)
+        .order_by(Interaction.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if (latest is not None and latest.author_id is None and latest.kind in CALLER_KINDS
+            and (case.updated_at is None or latest.created_at >= case.updated_at)):
+        return CALLER_CHANGE
+    if case.updated_by is not None:
+        return case.updated_by.display_name
+    return "someone else"
+
+
+def _apply(case: Case, actor: User, version: int | None, action: str,
+           change: Callable[[], dict[str, Any]]) -> None:
+    """Check access and version, run ``change``, then stamp, audit and commit."""
+    if not can_view(actor, case):
+        raise NotAllowed("this case is not yours")
+    if version is None or case.version != version:
+        raise StaleCase(describe_change(case))
+    try:
+        detail = change()
+        case.updated_by_id = actor.id
+        case.updated_at = utcnow()
+        db.session.flush()
+        audit.record(action, actor=actor, case=case, detail=detail)
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        db.session.refresh(case)
+        raise StaleCase(describe_change(case)) from None
+    except ActionError:
+        db.session.rollback()
+        raise
+
+
+def _timeline(case: Case, actor: User, kind: str, meta: dict[str, Any],
+              body: str | None = None, channel: str | None = None) -> Interaction:
+    interaction = Interaction(case=case, kind=kind, channel=channel, body=body, meta=meta,
+                              author_id=actor.id, created_at=utcnow())
+    db.session.add(interaction)
+    return interaction
+
+
+def _set_assignee(case: Case, actor: User, assignee: User | None) -> dict[str, Any]:
+    before = case.assigned_to
+    if (before.id if before else None) == (assignee.id if assignee else None):
+        raise InvalidAction("the case is already assigned that way")
+    meta = {"from": before.id if before else None, "to": assignee.id if assignee else None,
+            "from_name": before.display_name if before else None,
+            "to_name": assignee.display_name if assignee else None}
+    case.assigned_to = assignee
+    _timeline(case, actor, "assignment", meta)
+    return {"from": meta["from"], "to": meta["to"]}
+
+
+def claim(case: Case, actor: User, version: int | None) -> None:
+    """Assign ``case`` to ``actor``."""
+    _apply(case, actor, version, "case.claim", lambda: _set_assignee(case, actor, actor))
+
+
+def assign(case: Case, actor: User, version: int | None, assignee_id: int | None) -> None:
+    """Assign ``case`` to a user (or to nobody). Staff may only take or release their own."""
+    def change() -> dict[str, Any]:
+        assignee = None
+        if assignee_id is not None:
+            assignee = db.session.get(User, assignee_id)
+            if assignee is None or not assignee.active:
+                raise InvalidAction("no active user with that id")
+        if not can_assign_others(actor):
+            releasing_own = assignee is None and case.assigned_to_id == actor.id
+            taking = assignee is not None and assignee.id == actor.id
+            if not (releasing_own or taking):
+                raise NotAllowed("only supervisors assign cases to others")
+        return _set_assignee(case, actor, assignee)
+
+    _apply(case, actor, version, "case.assign", change)
+
+
+def change_status(case: Case, actor: User, version: int | None, target: str,
+                  resolution: str | None = None) -> None:
+    """Move ``case`` through an allowed transition; closing needs a resolution."""
+    def change() -> dict[str, Any]:
+        try:
+            check_transition(case.status, target, resolution or None)
+        except TransitionError as exc:
+            raise TransitionRefused(str(exc).capitalize() + ".") from exc
+        before = case.status
+        case.status = target
+        meta: dict[str, Any] = {"from": before, "to": target}
+        if target == "closed":
+            case.resolution = resolution
+            case.closed_at = utcnow()
+            meta["resolution"] = resolution
+        elif before == "closed":
+            case.resolution = None
+            case.closed_at = None
+        _timeline(case, actor, "status_change", meta)
+        return meta
+
+    _apply(case, actor, version, "case.status", change)
+
+
+def classification_vocabularies() -> dict[str, tuple[str, ...]]:
+    """The fields ``classify`` accepts and their allowed values (language included)."""
+    choices = classification_choices(current_app.config.get("CLASSIFICATION_VOCABULARIES"))
+    return {**choices, "language": LANGUAGES}
+
+
+def classify(case: Case, actor: User, version: int | None,
+             values: Mapping[str, str | None]) -> None:
+    """Set classification fields; an empty value clears a field (urgency cannot be empty)."""
+    vocabularies = classification_vocabularies()
+
+    def change() -> dict[str, Any]:
+        changes: dict[str, list[str | None]] = {}
+        for field, raw in values.items():
+            if field not in vocabularies:
+                raise InvalidAction(f"unknown classification field {field!r}")
+            value = raw or None
+            if value is not None and value not in vocabularies[field]:
+                raise InvalidAction(f"{value!r} is not a {field.replace('_', ' ')}")
+            if value is None and field == "urgency":
+                raise InvalidAction("urgency cannot be empty")
+            if getattr(case, field) != value:
+                changes[field] = [getattr(case, field), value]
+        if not changes:
+            raise InvalidAction("nothing changed")
+        for field, (_, value) in changes.items():
+            setattr(case, field, value)
+        _timeline(case, actor, "classification_change", {"changes": changes})
+        return {"changes": changes}
+
+    _apply(case, actor, version, "case.classify", change)
+
+
+def _text(body: str | None, limit: int, what: str) -> str:
+    text = (body or "").strip()
+    if not text:
+        raise InvalidAction(f"the {what} is empty")
+    if len(text) > limit:
+        raise InvalidAction(f"the {what} is longer than {limit} characters")
+    return text
+
+
+def add_note(case: Case, actor: User, version: int | None, body: str | None) -> None:
+    """Add an internal note (never shown to the caller)."""
+    text = _text(body, MAX_NOTE_LENGTH, "note")
+
+    def change() -> dict[str, Any]:
+        _timeline(case, actor, "note", {}, body=text)
+        return {"length": len(text)}
+
+    _apply(case, actor, version, "case.note", change)
+
+
+def reply(case: Case, actor: User, version: int | None, body: str | None) -> Interaction:
+    """Queue a reply to the caller on the case's channel through the outbox."""
+    text = _text(body, MAX_REPLY_LENGTH, "reply")
+    sent: list[Interaction] = []
+
+    def change() -> dict[str, Any]:
+        if case.caller.opted_out and case.channel != "web":
+            raise InvalidAction("the caller opted out (STOP): no message can be sent")
+        from hotline.messaging.outbox import queue_reply
+
+        interaction = queue_reply(case, text, actor)
+        if case.first_response_at is None:
+            case.first_response_at = utcnow()
+        db.session.flush()
+        sent.append(interaction)
+        return {"interaction_id": interaction.id, "channel": interaction.channel,
+                "length": len(text)}
+
+    _apply(case, actor, version, "case.reply", change)
+    return sent[0]
+
+
+def log_callback(case: Case, actor: User, version: int | None, outcome: str,
+                 at: datetime | None = None, note: str | None = None) -> None:
+    """Record a call to the caller; reaching them clears ``callback_needed``."""
+    if outcome not in CALLBACK_OUTCOMES:
+        raise InvalidAction("choose the outcome of the call")
+    when = at or utcnow()
+    if when > utcnow() + CALLBACK_CLOCK_SKEW:
+        raise InvalidAction("the call time is in the future")
+    text = (note or "").strip() or None
+    if text is not None and len(text) > MAX_NOTE_LENGTH:
+        raise InvalidAction(f"the note is longer than {MAX_NOTE_LENGTH} characters")
+
+    def change() -> dict[str, Any]:
+        meta = {"direction": "outbound", "outcome": outcome, "at": when.isoformat()}
+        _timeline(case, actor, "call", meta, body=text, channel="voice")
+        if outcome == "reached":
+            case.callback_needed = False
+            if case.first_response_at is None:
+                case.first_response_at = when
+        return {"outcome": outcome, "at": when.isoformat()}
+
+    _apply(case, actor, version, "case.callback", change)
+
+
+def flag_caller(case: Case, actor: User, version: int | None, flag: str | None) -> None:
+    """Flag the case's caller hostile or blocked, or clear the flag."""
+    value = flag or None
+    if value is not None and value not in CALLER_FLAGS:
+        raise InvalidAction(f"a caller flag is one of {', '.join(CALLER_FLAGS)}")
+
+    def change() -> dict[str, Any]:
+        before = case.caller.flag
+        if before == value:
+            raise InvalidAction("the caller is already flagged that way")
+        case.caller.flag = value
+        changes = {"caller_flag": [before, value]}
+        _timeline(case, actor, "classification_change", {"changes": changes})
+        return {"caller_id": case.caller_id, "changes": changes}
+
+    _apply(case, actor, version, "caller.flag", change)
+
+
+__all__ = [
+    "CALLBACK_OUTCOMES", "MAX_NOTE_LENGTH", "MAX_REPLY_LENGTH", "RESOLUTIONS",
+    "ActionError", "InvalidAction", "NotAllowed", "StaleCase", "TransitionRefused",
+    "add_note", "assign", "change_status", "claim", "classify", "classification_vocabularies",
+    "describe_change", "flag_caller", "log_callback", "reply",
+]

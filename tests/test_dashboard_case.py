@@ -1,0 +1,228 @@
+"""The case page: timeline, masking and reveal, earlier cases, voicemail, access rules."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from sqlalchemy import select
+
+from hotline.cases.access import REVEAL_MIN_ROLE
+from hotline.extensions import db
+from hotline.models import AuditEvent, Interaction
+from tests.conftest import login_as
+from tests.dashboard_support import case_url, csrf_token, make_case, minutes_ago
+
+
+@pytest.fixture
+def staff(make_user):  # noqa: ANN001, ANN201
+    return make_user("staff", display_name="Olena K.")
+
+
+def _add(app, case_id: int, **fields) -> int:  # noqa: ANN001, ANN003
+    with app.app_context():
+        item = Interaction(case_id=case_id, meta=fields.pop("meta", {}), **fields)
+        db.session.add(item)
+        db.session.commit()
+        return item.id
+
+
+def _audits(app, action: str) -> list[AuditEvent]:  # noqa: ANN001
+    with app.app_context():
+        rows = db.session.execute(select(AuditEvent).where(AuditEvent.action == action)
+                                  ).scalars().all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_no_login_redirects_to_login(app, client):
+    case = make_case(app)
+    response = client.get(case_url(case["reference"]))
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_timeline_shows_every_kind_of_entry(app, client, make_user, staff):
+    author = make_user("staff", display_name="Dmytro S.")
+    case = make_case(app, body="Хочу сдаться, я в Курской области", channel="sms")
+    _add(app, case["id"], kind="message_out", channel="sms", body="Мы вас слышим",
+         author_id=author.id, delivery_status="delivered")
+    _add(app, case["id"], kind="call", channel="voice", external_id="CA1",
+         meta={"status": "no-answer", "duration": 12})
+    vm = _add(app, case["id"], kind="voicemail", channel="voice", external_id="RE1",
+              meta={"duration": 31})
+    _add(app, case["id"], kind="note", body="Sounded scared", author_id=author.id)
+    _add(app, case["id"], kind="status_change", meta={"from": "new", "to": "triaged"},
+         author_id=author.id)
+    _add(app, case["id"], kind="classification_change", author_id=author.id,
+         meta={"changes": {"category": [None, "surrender"]}})
+    _add(app, case["id"], kind="assignment", author_id=author.id,
+         meta={"from": None, "to": author.id, "to_name": "Dmytro S."})
+    login_as(client, staff)
+    html = client.get(case_url(case["reference"])).get_data(as_text=True)
+    for expected in ("Хочу сдаться, я в Курской области", "Мы вас слышим", "delivered",
+                     "Call from the caller", "no-answer", "Voicemail", "Sounded scared",
+                     "from new to triaged", "category from — to surrender",
+                     "assigned the case to Dmytro S.", "Reply by Dmytro S."):
+        assert expected in html, expected
+    assert f'<audio controls preload="none" src="{case_url(case["reference"])}/voicemail/{vm}"' \
+        in html
+
+
+def test_script_in_a_message_shows_as_text(app, client, staff):
+    case = make_case(app, body='<script>alert("x")</script><b>bold</b>')
+    login_as(client, staff)
+    html = client.get(case_url(case["reference"])).get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in html
+    assert '<script>alert("x")' not in html
+
+
+def test_reference_accepted_with_or_without_dash_in_any_case(app, client, staff):
+    case = make_case(app)
+    login_as(client, staff)
+    for typed in (case["reference"], case["stored"], case["stored"].lower()):
+        assert client.get(case_url(typed)).status_code == 200
+
+
+def test_each_view_is_audited(app, client, staff):
+    case = make_case(app)
+    login_as(client, staff)
+    client.get(case_url(case["reference"]))
+    client.get(case_url(case["reference"]))
+    views = _audits(app, "case.view")
+    assert len(views) == 2 and {v.case_id for v in views} == {case["id"]}
+    assert views[0].actor_id == staff.id
+
+
+def test_staff_get_404_for_a_colleagues_case_like_a_missing_one(app, client, make_user, staff):
+    theirs = make_case(app, assigned_to=make_user("staff"))
+    login_as(client, staff)
+    hidden = client.get(case_url(theirs["reference"]))
+    missing = client.get(case_url("ZZZZ-ZZZ0" if theirs["stored"] != "ZZZZZZZ0" else "0000-0000"))
+    garbage = client.get(case_url("not-a-reference"))
+    assert hidden.status_code == missing.status_code == garbage.status_code == 404
+    assert hidden.get_data() == missing.get_data()
+    assert _audits(app, "case.view") == []
+
+
+def test_staff_see_own_and_unassigned_supervisors_and_admins_see_all(app, client, make_user,
+                                                                     staff):
+    other = make_user("staff")
+    own = make_case(app, assigned_to=staff)
+    free = make_case(app)
+    theirs = make_case(app, assigned_to=other)
+    login_as(client, staff)
+    assert client.get(case_url(own["reference"])).status_code == 200
+    assert client.get(case_url(free["reference"])).status_code == 200
+    for role in ("supervisor", "admin"):
+        login_as(client, make_user(role))
+        assert client.get(case_url(theirs["reference"])).status_code == 200
+
+
+def test_number_is_masked_and_reveal_is_audited_for_supervisors(app, client, make_user):
+    case = make_case(app, address="+79161234545")
+    boss = make_user(REVEAL_MIN_ROLE)
+    login_as(client, boss)
+    html = client.get(case_url(case["reference"])).get_data(as_text=True)
+    assert "+7 *** *** ** 45" in html and "+79161234545" not in html
+    response = client.post(case_url(case["reference"], "reveal"),
+                           data={"csrf_token": csrf_token(html)})
+    assert response.status_code == 200
+    assert "+79161234545" in response.get_data(as_text=True)
+    reveals = _audits(app, "case.reveal")
+    assert len(reveals) == 1 and reveals[0].actor_id == boss.id
+    assert "+79161234545" not in str(reveals[0].detail)
+    # The reveal is not sticky: the next view is masked again.
+    assert "+79161234545" not in client.get(case_url(case["reference"])).get_data(as_text=True)
+
+
+def test_staff_cannot_reveal(app, client, staff):
+    case = make_case(app, address="+79161234545")
+    login_as(client, staff)
+    html = client.get(case_url(case["reference"])).get_data(as_text=True)
+    assert "Reveal number" not in html
+    response = client.post(case_url(case["reference"], "reveal"),
+                           data={"csrf_token": csrf_token(html)})
+    assert response.status_code == 403
+    assert "+79161234545" not in response.get_data(as_text=True)
+    assert _audits(app, "case.reveal") == []
+
+
+def test_reveal_needs_csrf(app, client, make_user):
+    case = make_case(app, address="+79161234545")
+    login_as(client, make_user("admin"))
+    response = client.post(case_url(case["reference"], "reveal"))
+    assert response.status_code == 400
+    assert _audits(app, "case.reveal") == []
+
+
+def test_web_callers_show_web_form(app, client, make_user):
+    case = make_case(app, kind="web", channel="web")
+    login_as(client, make_user("admin"))
+    html = client.get(case_url(case["reference"])).get_data(as_text=True)
+    assert "web form" in html and "Reveal number" not in html
+
+
+def test_banner_links_the_callers_other_cases(app, client, make_user, staff):
+    first = make_case(app, status="closed", created_at=minutes_ago(60 * 24 * 30))
+    hidden = make_case(app, caller_id=first["caller_id"], status="closed",
+                       assigned_to=make_user("staff"), created_at=minutes_ago(60 * 24 * 20))
+    current = make_case(app, caller_id=first["caller_id"])
+    alone = make_case(app)
+    login_as(client, staff)
+    html = client.get(case_url(current["reference"])).get_data(as_text=True)
+    assert "This caller has 1 other case" in html
+    assert f'href="{case_url(first["reference"])}"' in html
+    assert hidden["reference"] not in html
+    assert "other case" not in client.get(case_url(alone["reference"])).get_data(as_text=True)
+
+
+def _fake_recordings(monkeypatch, opener) -> None:  # noqa: ANN001
+    module = types.ModuleType("hotline.messaging.recordings")
+    module.open_recording = opener
+    monkeypatch.setitem(sys.modules, "hotline.messaging.recordings", module)
+
+
+def test_voicemail_streams_through_the_server(app, client, staff, monkeypatch):
+    case = make_case(app, channel="voice", body=None)
+    vm = _add(app, case["id"], kind="voicemail", channel="voice", external_id="RE9")
+    opened = []
+
+    def opener(interaction):  # noqa: ANN001, ANN202
+        opened.append(interaction.id)
+        return iter([b"RIFF", b"audio-bytes"]), "audio/wav"
+
+    _fake_recordings(monkeypatch, opener)
+    login_as(client, staff)
+    response = client.get(f"{case_url(case['reference'])}/voicemail/{vm}")
+    assert response.status_code == 200 and response.content_type == "audio/wav"
+    assert response.get_data() == b"RIFFaudio-bytes" and opened == [vm]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert len(_audits(app, "case.voicemail_play")) == 1
+
+
+def test_voicemail_failures_are_404_or_502_never_500(app, client, make_user, staff,
+                                                     monkeypatch):
+    case = make_case(app, channel="voice", body=None)
+    vm = _add(app, case["id"], kind="voicemail", channel="voice", external_id="RE8")
+    note = _add(app, case["id"], kind="note", body="n")
+    other = make_case(app, assigned_to=make_user("staff"), channel="voice", body=None)
+    other_vm = _add(app, other["id"], kind="voicemail", channel="voice", external_id="RE7")
+    login_as(client, staff)
+    url = f"{case_url(case['reference'])}/voicemail/"
+
+    def gone(interaction):  # noqa: ANN001, ANN202
+        raise LookupError("deleted at Twilio")
+
+    def broken(interaction):  # noqa: ANN001, ANN202
+        raise RuntimeError("timeout")
+
+    _fake_recordings(monkeypatch, gone)
+    assert client.get(url + str(vm)).status_code == 404
+    _fake_recordings(monkeypatch, broken)
+    assert client.get(url + str(vm)).status_code == 502
+    assert client.get(url + str(note)).status_code == 404
+    assert client.get(url + str(other_vm)).status_code == 404
+    assert client.get(f"{case_url(other['reference'])}/voicemail/{other_vm}").status_code == 404
+    monkeypatch.setitem(sys.modules, "hotline.messaging.recordings", None)  # module absent
+    assert client.get(url + str(vm)).status_code == 502

@@ -1,0 +1,258 @@
+"""The queue page: order, filters, search, keyset pages, callback view, poll, visibility."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event, text
+
+from hotline.dashboard.queue import PAGE_SIZE, prefix_range
+from hotline.extensions import db
+from tests.conftest import login_as
+from tests.dashboard_support import make_case, minutes_ago
+
+
+def _refs(html: str) -> list[str]:
+    return re.findall(r'class="ref" href="/dashboard/cases/([0-9A-Z]{4}-[0-9A-Z]{4})"', html)
+
+
+@pytest.fixture
+def staff(make_user):  # noqa: ANN001, ANN201
+    return make_user("staff", display_name="Olena K.")
+
+
+@pytest.fixture
+def supervisor(make_user):  # noqa: ANN001, ANN201
+    return make_user("supervisor")
+
+
+def test_anonymous_visitors_are_sent_to_login(client):
+    for path in ("/dashboard/", "/dashboard/queue/poll", "/dashboard/?view=callbacks"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+
+
+def test_order_is_new_and_urgent_first_then_oldest_first(app, client, staff):
+    triaged_immediate = make_case(app, status="triaged", urgency="immediate",
+                                  created_at=minutes_ago(90))
+    new_normal_old = make_case(app, created_at=minutes_ago(80))
+    new_normal_young = make_case(app, created_at=minutes_ago(5))
+    new_high = make_case(app, urgency="high", created_at=minutes_ago(3))
+    new_immediate = make_case(app, urgency="immediate", created_at=minutes_ago(1))
+    waiting_normal = make_case(app, status="waiting", created_at=minutes_ago(100))
+    make_case(app, status="closed", created_at=minutes_ago(200))
+    login_as(client, staff)
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert _refs(html) == [c["reference"] for c in (
+        new_immediate, new_high, new_normal_old, new_normal_young, triaged_immediate,
+        waiting_normal)]
+
+
+def test_title_counts_new_cases(app, client, staff):
+    for _ in range(3):
+        make_case(app)
+    make_case(app, status="triaged")
+    login_as(client, staff)
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert "<title>(3) Queue — Hotline</title>" in html
+
+
+@pytest.mark.parametrize(("query", "matching", "other"), [
+    ("status=closed", {"status": "closed"}, {"status": "new"}),
+    ("status=waiting", {"status": "waiting"}, {"status": "triaged"}),
+    ("category=surrender", {"category": "surrender"}, {"category": "relative"}),
+    ("category=none", {"category": None}, {"category": "other"}),
+    ("channel=whatsapp", {"channel": "whatsapp"}, {"channel": "sms"}),
+    ("language=ko", {"language": "ko"}, {"language": "uk"}),
+    ("urgency=high", {"urgency": "high"}, {"urgency": "normal"}),
+    ("callback=1", {"callback_needed": True}, {"callback_needed": False}),
+])
+def test_each_filter(app, client, supervisor, query, matching, other):
+    wanted = make_case(app, **matching)
+    make_case(app, **other)
+    login_as(client, supervisor)
+    response = client.get(f"/dashboard/?{query}")
+    assert response.status_code == 200
+    assert _refs(response.get_data(as_text=True)) == [wanted["reference"]]
+
+
+def test_status_all_and_default_open(app, client, supervisor):
+    open_case = make_case(app, created_at=minutes_ago(2))
+    closed = make_case(app, status="closed", created_at=minutes_ago(1))
+    login_as(client, supervisor)
+    assert _refs(client.get("/dashboard/").get_data(as_text=True)) == [open_case["reference"]]
+    assert set(_refs(client.get("/dashboard/?status=all").get_data(as_text=True))) == {
+        open_case["reference"], closed["reference"]}
+
+
+def test_assignee_filters_mine_unassigned_and_a_person(app, client, make_user, supervisor):
+    worker = make_user("staff")
+    mine = make_case(app, assigned_to=supervisor)
+    theirs = make_case(app, assigned_to=worker)
+    nobodys = make_case(app)
+    login_as(client, supervisor)
+    get = lambda q: _refs(client.get(f"/dashboard/?assignee={q}").get_data(as_text=True))  # noqa: E731
+    assert get("mine") == [mine["reference"]]
+    assert get("unassigned") == [nobodys["reference"]]
+    assert get(str(worker.id)) == [theirs["reference"]]
+
+
+def test_staff_see_unassigned_and_their_own_only(app, client, make_user, staff):
+    colleague = make_user("staff")
+    mine = make_case(app, assigned_to=staff, created_at=minutes_ago(3))
+    free = make_case(app, created_at=minutes_ago(2))
+    hidden = make_case(app, assigned_to=colleague, created_at=minutes_ago(1))
+    login_as(client, staff)
+    html = client.get("/dashboard/?status=all").get_data(as_text=True)
+    assert set(_refs(html)) == {mine["reference"], free["reference"]}
+    assert hidden["reference"] not in html
+    assert client.get(f"/dashboard/?assignee={colleague.id}").status_code == 200
+    assert _refs(client.get(f"/dashboard/?assignee={colleague.id}").get_data(as_text=True)) == []
+
+
+def test_supervisors_and_admins_see_everything(app, client, make_user):
+    worker = make_user("staff")
+    hidden = make_case(app, assigned_to=worker)
+    for role in ("supervisor", "admin"):
+        login_as(client, make_user(role))
+        assert hidden["reference"] in _refs(client.get("/dashboard/").get_data(as_text=True))
+
+
+def test_search_exact_reference_jumps_to_the_case_in_any_spelling(app, client, staff):
+    closed = make_case(app, status="closed")
+    login_as(client, staff)
+    for typed in (closed["reference"], closed["stored"], closed["reference"].lower(),
+                  f" {closed['stored'].lower()} "):
+        response = client.get("/dashboard/", query_string={"q": typed})
+        assert response.status_code == 302, typed
+        assert response.headers["Location"].endswith(f"/dashboard/cases/{closed['reference']}")
+
+
+def test_search_by_partial_reference_and_unknown_reference(app, client, staff):
+    case = make_case(app)
+    login_as(client, staff)
+    html = client.get("/dashboard/", query_string={"q": case["reference"][:4].lower()}
+                      ).get_data(as_text=True)
+    assert case["reference"] in _refs(html)
+    missing = "ZZZZ-ZZZZ" if case["stored"] != "ZZZZZZZZ" else "0000-0000"
+    html = client.get("/dashboard/", query_string={"q": missing}).get_data(as_text=True)
+    assert f"No case with the reference {missing}" in html
+
+
+def test_search_does_not_reveal_a_colleagues_case(app, client, make_user, staff):
+    other = make_case(app, assigned_to=make_user("staff"))
+    login_as(client, staff)
+    response = client.get("/dashboard/", query_string={"q": other["reference"]})
+    assert response.status_code == 200
+    assert "No case with the reference" in response.get_data(as_text=True)
+    assert _refs(response.get_data(as_text=True)) == []
+
+
+def test_prefix_range_covers_exactly_the_prefix():
+    assert prefix_range("AB") == ("AB", "AC")
+    assert prefix_range("A9") == ("A9", "AA")
+    assert prefix_range("AZ") == ("AZ", "B")
+    assert prefix_range("ZZ") == ("ZZ", None)
+
+
+def test_keyset_pagination_walks_every_case_once_without_offset(make_app, make_user):
+    app = make_app(DASHBOARD_PAGE_SIZE=3)
+    boss = make_user("supervisor")
+    expected = [make_case(app, created_at=minutes_ago(60 - i),
+                          urgency=("high" if i % 3 == 0 else "normal"))["reference"]
+                for i in range(8)]
+    client = app.test_client()
+    login_as(client, boss)
+    statements: list[tuple[str, object]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def capture(conn, cursor, statement, parameters, *args):  # noqa: ANN001, ANN002
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    seen: list[str] = []
+    url = "/dashboard/?language=ru"
+    try:
+        while url:
+            html = client.get(url).get_data(as_text=True)
+            seen += _refs(html)
+            nxt = re.search(r'rel="next" href="([^"]+)"', html)
+            url = nxt.group(1).replace("&amp;", "&") if nxt else None
+            if url:
+                assert "language=ru" in url
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    high = [r for i, r in enumerate(expected) if i % 3 == 0]
+    assert seen == high + [r for r in expected if r not in high]
+    # SQLite's dialect always writes "OFFSET ?"; the offset itself must stay 0.
+    offsets = [params[-1] for sql, params in statements if "OFFSET" in sql.upper()]
+    assert set(offsets) <= {0}
+    assert any("> (" in sql for sql, _ in statements)  # the keyset condition was used
+    assert PAGE_SIZE >= 25
+
+
+def test_bad_filter_or_cursor_is_a_400(app, client, staff):
+    login_as(client, staff)
+    for query in ("status=lost", "channel=pigeon", "cursor=!!notours", "assignee=bob",
+                  "cursor=WzEsMl0"):
+        assert client.get(f"/dashboard/?{query}").status_code == 400, query
+
+
+def test_callback_view_lists_open_callbacks_oldest_first(app, client, staff):
+    young = make_case(app, callback_needed=True, created_at=minutes_ago(5), urgency="immediate")
+    old = make_case(app, callback_needed=True, status="in_progress", created_at=minutes_ago(50))
+    make_case(app, callback_needed=False, created_at=minutes_ago(60))
+    make_case(app, callback_needed=True, status="closed", created_at=minutes_ago(70))
+    login_as(client, staff)
+    html = client.get("/dashboard/?view=callbacks").get_data(as_text=True)
+    assert _refs(html) == [old["reference"], young["reference"]]
+    assert "Callback queue" in html
+
+
+def test_poll_counts_new_cases_and_arrivals(app, client, make_user, staff):
+    first = make_case(app)
+    make_case(app, status="triaged")
+    make_case(app, assigned_to=make_user("staff"))  # not visible to this staff member
+    login_as(client, staff)
+    html = client.get("/dashboard/").get_data(as_text=True)
+    latest = int(re.search(r'data-latest-id="(\d+)"', html).group(1))
+    data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
+    assert data == {"new": 1, "arrived": 0, "latest_id": latest}
+    arrived = make_case(app)
+    data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
+    assert data["new"] == 2 and data["arrived"] == 1 and data["latest_id"] == arrived["id"]
+    assert client.get("/dashboard/queue/poll?since=x").status_code == 400
+    assert first["id"] < arrived["id"]
+
+
+def test_queue_page_uses_only_first_party_script_and_works_without_it(app, client, staff):
+    login_as(client, staff)
+    response = client.get("/dashboard/")
+    html = response.get_data(as_text=True)
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script src="/static/queue.js" defer>']
+    assert ">Refresh</a>" in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    script = client.get("/static/queue.js").get_data(as_text=True)
+    assert "/queue/poll" not in script and "data-poll-url" in script
+
+
+def test_queue_reads_through_the_queue_index(app_ctx):
+    query = ("SELECT id FROM cases WHERE queue_rank < 6 "
+             "AND (queue_rank, created_at, id) > (0, '2020-01-01', 1) "
+             "ORDER BY queue_rank, created_at, id LIMIT 51")
+    if db.engine.dialect.name == "sqlite":
+        plan = db.session.execute(text("EXPLAIN QUERY PLAN " + query)).all()
+        detail = " ".join(str(row[-1]) for row in plan)
+        assert "ix_cases_queue" in detail and "TEMP B-TREE" not in detail
+    else:
+        # An empty table favours a sequential scan; forbid it to see which index serves.
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        db.session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        detail = " ".join(row[0] for row in db.session.execute(text("EXPLAIN " + query)))
+        assert "ix_cases_queue" in detail and "Sort" not in detail
+        db.session.rollback()
