@@ -103,5 +103,7 @@ def audit_verify() -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app``."""
-    for group in (users_cli, tokens_cli, audit_cli):
+    from hotline.demo import demo_cli
+
+    for group in (users_cli, tokens_cli, audit_cli, demo_cli):
         app.cli.add_command(group)
