@@ -125,6 +125,7 @@ class Case(db.Model):
         Index("ix_cases_channel_created", "channel", "created_at"),
         Index("ix_cases_language_created", "language", "created_at"),
         Index("ix_cases_category_created", "category", "created_at"),
+        Index("ix_cases_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
--- Replays pre-signed Twilio SMS webhooks: wrk -s replay.lua URL -- FILE THREADS
+-- Replays pre-signed Twilio SMS webhooks: wrk -s replay.lua URL -- FILE THREADS MARKER_DIR
 -- FILE has one request per line: "<X-Twilio-Signature>\t<form body>".
 -- Thread k sends lines k, k+T, k+2T, ... once each, then stops itself, so a run is
 -- bounded by the file as well as by wrk's -d. Until every connection has seen its
@@ -16,11 +16,13 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local reqs = {}
-local sent, answered, ok, bad, retries = 0, 0, 0, 0, 0
+-- Globals, so that done() can read them from each thread with thread:get().
+reqs, nreqs, sent, answered, ok, bad, retries = {}, 0, 0, 0, 0, 0, 0
+finished, marker = false, nil
 
 function init(args)
    local path, count = args[1], tonumber(args[2])
+   marker = args[3] .. "/done-" .. tid
    local i = 0
    for line in io.lines(path) do
       if i % count == tid then
@@ -37,7 +39,7 @@ end
 
 function request()
    sent = sent + 1
-   if sent <= #reqs then
+   if sent <= nreqs then
       return reqs[sent]
    end
    retries = retries + 1
@@ -51,7 +53,13 @@ function response(status, headers, body)
    else
       bad = bad + 1
    end
-   if answered >= #reqs then
+   if answered >= nreqs and not finished then
+      -- wrk's main thread sleeps for the whole -d duration even when every thread
+      -- has stopped; the marker file tells the harness to end it with SIGINT.
+      finished = true
+      local f = io.open(marker, "w")
+      f:write("done\n")
+      f:close()
       wrk.thread:stop()
    end
 end
