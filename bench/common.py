@@ -111,14 +111,16 @@ class Gunicorn:
     """A gunicorn master with its workers, started and stopped by the harness."""
 
     def __init__(self, app: str, env: dict[str, str], port: int, *, workers: int = 2,
-                 worker_class: str = "gthread", threads: int = 4) -> None:
+                 worker_class: str = "gthread", threads: int = 4, keep_alive: int = 2) -> None:
         self.port = port
         self.settings = f"{workers} workers, {worker_class}" + (
-            f", {threads} threads each" if worker_class == "gthread" else "")
+            f", {threads} threads each" if worker_class == "gthread" else "") + (
+            f", keep-alive {keep_alive} s")
         self.log_path = WORK / f"gunicorn-{port}.log"
         self.args = [str(VENV_BIN / "gunicorn"), "--bind", f"{HOST}:{port}",
                      "--workers", str(workers), "--worker-class", worker_class,
-                     "--threads", str(threads), "--backlog", "2048", "--timeout", "60",
+                     "--threads", str(threads), "--keep-alive", str(keep_alive),
+                     "--backlog", "2048", "--timeout", "60",
                      "--graceful-timeout", "10", app]
         self.env = env
         self.process: subprocess.Popen | None = None

@@ -26,7 +26,9 @@ class OpenLoopResult:
     ok: int = 0
     non_2xx: int = 0
     errors: int = 0
+    unsent: int = 0
     late_starts: int = 0
+    ok_indexes: list[int] = field(default_factory=list)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -71,8 +73,8 @@ async def _run(host: str, port: int, payloads: list[bytes], rate: float) -> Open
                 open_count -= 1
                 result.errors += 1
                 return
-        else:
-            result.errors += 1
+        else:  # every connection is busy: the request is never sent
+            result.unsent += 1
             return
         try:
             writer.write(payload)
@@ -85,6 +87,7 @@ async def _run(host: str, port: int, payloads: list[bytes], rate: float) -> Open
         result.latencies_ms.append((time.perf_counter() - due) * 1000)
         if 200 <= status < 300:
             result.ok += 1
+            result.ok_indexes.append(index)
         else:
             result.non_2xx += 1
         idle.append((reader, writer))

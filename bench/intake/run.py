@@ -46,17 +46,17 @@ from bench.common import (  # noqa: E402
     psql,
     recreate_database,
 )
-from bench.intake.openloop import http_post, run_open_loop  # noqa: E402
+from bench.intake.openloop import MAX_CONNECTIONS, http_post, run_open_loop  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 APP_DB = "hotline_bench_intake"
 BASELINE_DB = "hotline_bench_baseline"
 PATH = "/twilio/sms"
 WORKERS = 2
-WORKER_CLASS = "gthread"
-THREADS = 4
 WRK_THREADS = 2
 WRK_CONNECTIONS = 16
+# gunicorn settings shared by the baselines and the app (set from the command line).
+SERVER: dict = {}
 RSS_LIMIT_MB = 150
 RSS_GROWTH_LIMIT_MB = 10
 TEXTS = {
@@ -150,8 +150,7 @@ def warm_up(port: int, rows: list[tuple[str, str, str]]) -> None:
 
 def measure(name: str, app: str, env: dict[str, str], port: int, request_file: Path,
             warm_rows: list, limit_seconds: int) -> tuple[dict, Gunicorn, dict, dict]:
-    with Gunicorn(app, env, port, workers=WORKERS, worker_class=WORKER_CLASS,
-                  threads=THREADS) as server:
+    with Gunicorn(app, env, port, **SERVER) as server:
         warm_up(port, warm_rows)
         before = server.rss_mb()
         log(f"[{name}] replaying with wrk ...")
@@ -160,6 +159,15 @@ def measure(name: str, app: str, env: dict[str, str], port: int, request_file: P
         after = server.rss_mb()
         log(f"[{name}] {result['rps']:.0f} requests/s, p99 {result['p99_ms']:.1f} ms")
     return result, server, before, after
+
+
+def verify_answered(tag: str, answered_sids: list[str]) -> dict:
+    """Every request answered 2xx is exactly one interaction (fixed-rate run)."""
+    stored = psql("SELECT external_id FROM interactions WHERE kind = 'message_in' "  # noqa: S608
+                  f"AND external_id LIKE 'SM{tag}%'", APP_DB).split()
+    return {"answered": len(answered_sids), "interactions": len(stored),
+            "lost": len(set(answered_sids) - set(stored)),
+            "duplicates": len(stored) - len(set(stored))}
 
 
 def verify_app(tag: str, sent: int) -> dict:
@@ -190,7 +198,14 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny correctness run: 300 requests, then 20/s for 2 s")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--keep-alive", type=int, default=2,
+                        help="gunicorn keep-alive seconds (0: close after each answer)")
     args = parser.parse_args()
+    SERVER.update(workers=WORKERS, worker_class=args.worker_class, threads=args.threads,
+                  keep_alive=args.keep_alive)
+    server_settings = Gunicorn("wsgi:app", {}, args.port, **SERVER).settings
     if args.smoke:
         args.requests, args.rate, args.rate_seconds, args.limit_seconds = 300, 20.0, 2.0, 60
     WORK.mkdir(parents=True, exist_ok=True)
@@ -213,7 +228,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     write_requests(burst, request_file)
 
     results: dict = {"machine": machine(), "requests": args.requests,
-                     "gunicorn": f"{WORKERS} workers, {WORKER_CLASS}, {THREADS} threads",
+                     "gunicorn": server_settings,
                      "wrk": f"{WRK_THREADS} threads, {WRK_CONNECTIONS} connections",
                      "presign_seconds": round(sign_seconds, 1)}
     base_env = app_env(base_url)
@@ -227,8 +242,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     inserted = int(psql("SELECT count(DISTINCT sid) FROM bench_baseline "  # noqa: S608
                         f"WHERE sid LIKE 'SM{tag}%'", BASELINE_DB))
 
-    with Gunicorn("wsgi:app", env, args.port, workers=WORKERS, worker_class=WORKER_CLASS,
-                  threads=THREADS) as server:
+    with Gunicorn("wsgi:app", env, args.port, **SERVER) as server:
         warm_up(args.port, warm)
         rss_start = server.rss_mb()
         log("[app] replaying with wrk ...")
@@ -241,7 +255,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         time.sleep(1.0)
         rss_end = server.rss_mb()
     check = verify_app(tag, app["fresh"])
-    fixed_check = verify_app("f" + tag[1:], fixed_n)
+    fixed_check = verify_answered("f" + tag[1:], [fixed[i][0] for i in open_loop.ok_indexes])
 
     fixed_result = {
         "offered_rps": args.rate, "requests": fixed_n,
@@ -250,6 +264,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         "p99_ms": round(percentile(open_loop.latencies_ms, 99), 2),
         "max_ms": round(max(open_loop.latencies_ms, default=float("nan")), 2),
         "ok": open_loop.ok, "non_2xx": open_loop.non_2xx, "errors": open_loop.errors,
+        "unsent": open_loop.unsent,
         "lost": fixed_check["lost"], "duplicates": fixed_check["duplicates"],
     }
     growth = max((rss_end.get(pid, 0) - rss_start.get(pid, 0) for pid in rss_start),
@@ -280,8 +295,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         failures.append("a caller has two open cases")
     if app["non_2xx"] or app["socket_errors"] or app["timeouts"]:
         failures.append("errors during the burst")
-    if open_loop.non_2xx or open_loop.errors:
-        failures.append("errors during the fixed-rate run")
+    if open_loop.non_2xx or open_loop.errors or open_loop.unsent:
+        failures.append("errors during the fixed-rate run (overload)")
     if inserted != insert["fresh"]:
         failures.append("the insert baseline lost rows")
     for failure in failures:
@@ -317,7 +332,8 @@ def report(r: dict, rss_start: dict, rss_burst: dict, rss_end: dict) -> None:
     print(f"fixed rate: {fixed['offered_rps']:.0f}/s offered for {fixed['requests']} requests, "
           f"{fixed['achieved_rps']:.1f}/s answered, p50 {fixed['p50_ms']:.2f} ms, "
           f"p99 {fixed['p99_ms']:.2f} ms (target < 50), max {fixed['max_ms']:.2f} ms, "
-          f"errors {fixed['non_2xx'] + fixed['errors']}, lost {fixed['lost']}, "
+          f"errors {fixed['non_2xx'] + fixed['errors']}, not sent (all {MAX_CONNECTIONS} "
+          f"connections busy) {fixed['unsent']}, answered-but-lost {fixed['lost']}, "
           f"duplicated {fixed['duplicates']}")
     print(f"worker RSS MB: after warm-up [{fmt_rss(rss_start)}], after burst "
           f"[{fmt_rss(rss_burst)}], after fixed rate [{fmt_rss(rss_end)}]; max growth "
