@@ -105,16 +105,22 @@ def test_seeding_again_adds_more_and_intake_carries_on(seeded) -> None:  # noqa:
     assert result.case.id > N_CASES + 40 - 1
 
 
-def test_no_plaintext_in_the_sqlite_file(app, seeded) -> None:  # noqa: ANN001
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if not uri.startswith("sqlite"):
-        pytest.skip("the database file check is for SQLite")
-    addresses = [c.address for c in db.session.scalars(select(Caller).limit(50))]
-    bodies = [b for b in db.session.scalars(select(Interaction.body).limit(50)) if b]
-    db.session.remove()
-    db.engine.dispose()  # checkpoint the WAL into the file
-    path = Path(uri.removeprefix("sqlite:///"))
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+def test_no_plaintext_in_the_sqlite_file(app, make_app, tmp_path: Path) -> None:  # noqa: ANN001
+    # Always on a SQLite file of its own, whichever database the suite runs on (``app``
+    # is requested first so that the fixture cleans up the suite database as usual).
+    from flask_migrate import upgrade
+
+    path = tmp_path / "plain-check.sqlite3"
+    sqlite_app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with sqlite_app.app_context():
+        upgrade()
+        seed(120, n_staff=2, n_supervisors=1, seed_value=13)
+        addresses = [c.address for c in db.session.scalars(select(Caller).limit(50))]
+        bodies = [b for b in db.session.scalars(select(Interaction.body).limit(50)) if b]
+        db.session.remove()
+        db.engine.dispose()  # checkpoint the WAL into the file
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob(path.name + "*"))
+    assert addresses and bodies
     for value in addresses + bodies:
         assert value.encode() not in raw
     for phrase in PHRASES["ru"] + PHRASES["ko"]:
