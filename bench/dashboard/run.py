@@ -40,7 +40,6 @@ from bench.common import (  # noqa: E402
 )
 
 PG_DB = "hotline_bench_dash"
-SQLITE_PATH = WORK / "dashboard.sqlite3"
 TARGET_P95_MS = 100.0
 WARMUP = 3
 
@@ -90,29 +89,32 @@ def measure(port: int, path: str, headers: dict[str, str], n: int) -> dict:
 def prepare(db: str, cases: int, reuse: bool) -> tuple[dict[str, str], dict]:
     """A database with ``cases`` seeded cases; returns the app env and seed facts."""
     if db == "postgres":
-        url = pg_url(PG_DB)
+        database = PG_DB if cases >= 100_000 else f"{PG_DB}_small"
+        url = pg_url(database)
         have = 0
         if reuse:
             try:
-                have = int(psql("SELECT count(*) FROM cases", PG_DB))
+                have = int(psql("SELECT count(*) FROM cases", database))
             except subprocess.CalledProcessError:
                 have = 0
         if have < cases:
-            recreate_database(PG_DB)
+            recreate_database(database)
     else:
-        url = f"sqlite:///{SQLITE_PATH}"
+        # One file per size, so a smoke run never touches a big run's database.
+        sqlite_path = WORK / f"dashboard-{cases}.sqlite3"
+        url = f"sqlite:///{sqlite_path}"
         have = 0
-        if reuse and SQLITE_PATH.exists():
+        if reuse and sqlite_path.exists():
             env = app_env(url)
             out = subprocess.run(
                 [str(VENV_BIN / "python"), "-c",
                  "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("
-                 "'select count(*) from cases').fetchone()[0])", str(SQLITE_PATH)],
+                 "'select count(*) from cases').fetchone()[0])", str(sqlite_path)],
                 capture_output=True, text=True)
             have = int(out.stdout.strip() or 0) if out.returncode == 0 else 0
         if have < cases:
             for suffix in ("", "-wal", "-shm"):
-                Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
+                Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
     env = app_env(url)
     facts: dict = {"reused": have >= cases}
     if have < cases:
