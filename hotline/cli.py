@@ -103,10 +103,11 @@ def audit_verify() -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app``."""
+    from hotline.demo import demo_cli
     from hotline.intake.cli import intake_cli, outbox_cli, simulate_cli
     from hotline.ops.commands import keys_cli, retention_cli
 
     groups = (users_cli, tokens_cli, audit_cli, intake_cli, outbox_cli, simulate_cli,
-              keys_cli, retention_cli)
+              keys_cli, retention_cli, demo_cli)
     for group in groups:
         app.cli.add_command(group)

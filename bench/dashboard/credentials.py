@@ -1,0 +1,61 @@
+"""Sign-in material for the dashboard benchmark, printed as JSON.
+
+Run with the bench app's environment (``python -m bench.dashboard.credentials``). For a
+seeded staff member and a seeded supervisor it builds a session cookie the way a full
+sign-in leaves it (Flask-Login's ``_user_id`` and ``_fresh``, and the second factor
+passed), signed with the app's own session serializer, so no password or TOTP code is
+needed. It also makes one API token per role and picks a case the staff member may see.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from hotline import create_app
+from hotline.api.tokens import create_token
+from hotline.auth.guards import MFA_SESSION_KEY
+from hotline.cases.references import format_reference
+from hotline.demo import DEMO_EMAIL_DOMAIN
+from hotline.extensions import db
+from hotline.models import Case, Interaction, User
+
+
+def session_cookie(app, user: User) -> str:  # noqa: ANN001
+    """A signed session cookie value for a fully signed-in ``user``."""
+    serializer = app.session_interface.get_signing_serializer(app)
+    return serializer.dumps({"_user_id": user.get_id(), "_fresh": True, MFA_SESSION_KEY: True})
+
+
+def main() -> None:
+    app = create_app()
+    with app.app_context():
+        staff = db.session.execute(select(User).where(
+            User.email == f"staff01@{DEMO_EMAIL_DOMAIN}")).scalar_one()
+        supervisor = db.session.execute(select(User).where(
+            User.email == f"supervisor01@{DEMO_EMAIL_DOMAIN}")).scalar_one()
+        # A recent case of the staff member with a typical timeline (5 entries).
+        count = (select(func.count(Interaction.id)).where(Interaction.case_id == Case.id)
+                 .correlate(Case).scalar_subquery())
+        reference = db.session.execute(
+            select(Case.reference).where(Case.assigned_to_id == staff.id, count >= 5)
+            .order_by(Case.id.desc()).limit(1)
+        ).scalar()
+        if reference is None:
+            reference = db.session.execute(
+                select(Case.reference).order_by(Case.id.desc()).limit(1)).scalar_one()
+        tokens = {role: create_token(f"bench-{role}", role)[1]
+                  for role in ("staff", "supervisor")}
+        cookie_name = app.config.get("SESSION_COOKIE_NAME", "session")
+        print(json.dumps({
+            "cookie_name": cookie_name,
+            "cookies": {"staff": session_cookie(app, staff),
+                        "supervisor": session_cookie(app, supervisor)},
+            "tokens": tokens,
+            "reference": format_reference(reference),
+        }))
+
+
+if __name__ == "__main__":
+    main()
