@@ -28,6 +28,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException
 
 from hotline.cases.references import format_reference, new_reference, parse_reference
 from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES
@@ -250,7 +252,10 @@ def followup_leave():  # noqa: ANN201
 
 def _redraw(status: int, contact_notice: str, followup_notice: str):  # noqa: ANN202
     # Explicit form data: Flask-WTF would otherwise parse a JSON body and fail on a bad one.
-    formdata = request.form
+    try:
+        formdata = request.form
+    except HTTPException:  # a body too large or malformed to read: nothing to keep
+        formdata = ImmutableMultiDict()
     endpoint = request.endpoint
     if endpoint == "public.index" and request.method == "POST":
         return _form_page(ContactForm(formdata=formdata), status, contact_notice)
