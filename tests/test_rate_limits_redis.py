@@ -15,10 +15,12 @@ LIMIT = 4
 
 
 def test_two_app_servers_share_one_login_limit(make_app):
-    redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    store.ping()
+    prefix = f"hotline-test-{uuid.uuid4().hex}"
     settings = {
         "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "RATELIMIT_KEY_PREFIX": f"hotline-test-{uuid.uuid4().hex}",
+        "RATELIMIT_KEY_PREFIX": prefix,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": False,
         "LOGIN_RATE_LIMIT": f"{LIMIT} per minute",
         "WTF_CSRF_ENABLED": False,
@@ -33,3 +35,7 @@ def test_two_app_servers_share_one_login_limit(make_app):
     # Neither server alone saw more than LIMIT requests, yet together they hit the limit.
     assert 429 not in statuses[:LIMIT]
     assert statuses[LIMIT] == 429
+    # The counters live in Redis (not in this process), so any other server sees them.
+    keys = store.keys(f"*{prefix}*")
+    assert keys
+    store.delete(*keys)
