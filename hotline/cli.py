@@ -11,12 +11,7 @@ from sqlalchemy import func, select
 
 from hotline import audit
 from hotline.api.tokens import TOKEN_ROLES, create_token
-from hotline.auth.passwords import (
-    MIN_PASSWORD_LENGTH,
-    generate_password,
-    hash_password,
-    new_session_token,
-)
+from hotline.auth.accounts import AccountError, create_account
 from hotline.cases.vocabularies import ROLES
 from hotline.extensions import db
 from hotline.models import User
@@ -24,26 +19,6 @@ from hotline.models import User
 users_cli = AppGroup("users", help="Manage staff accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit log.")
-
-
-def create_user(email: str, role: str, password: str, display_name: str | None = None,
-                must_change_password: bool = False) -> User:
-    """Create and commit a user (the CLI and the admin pages both call this)."""
-    email = email.strip().lower()
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if db.session.execute(select(User.id).where(User.email == email)).first():
-        raise ValueError(f"a user with the email {email} already exists")
-    user = User(email=email, display_name=display_name or email.split("@")[0], role=role,
-                password_hash=hash_password(password), session_token=new_session_token(),
-                must_change_password=must_change_password)
-    db.session.add(user)
-    db.session.flush()
-    audit.record("user.create", actor_label="cli", detail={"user_id": user.id, "role": role})
-    db.session.commit()
-    return user
 
 
 @users_cli.command("create")
@@ -58,9 +33,11 @@ def users_create(email: str, role: str, display_name: str | None, password_stdin
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(email, role, password, display_name)
-    except ValueError as exc:
+        user, _ = create_account(email, display_name or "", role, actor_label="cli",
+                                 password=password)
+    except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
+    db.session.commit()
     click.echo(f"created {user.role} {user.email}; two-factor enrolment happens at first login")
 
 
@@ -71,8 +48,8 @@ def users_ensure_admin(email: str) -> None:
     if db.session.execute(select(func.count()).select_from(User)).scalar_one():
         click.echo("users exist already; no admin created")
         return
-    password = generate_password()
-    create_user(email, "admin", password, "Administrator", must_change_password=True)
+    _, password = create_account(email, "Administrator", "admin", actor_label="cli")
+    db.session.commit()
     click.echo(f"first admin created: {email}")
     click.echo(f"one-time password:   {password}")
     click.echo("you will choose a new password and set up two-factor sign-in at first login")

@@ -42,8 +42,14 @@ def end_all_sessions(user: User) -> None:
     user.session_token = new_session_token()
 
 
-def create_account(email: str, display_name: str, role: str, *, actor: User) -> tuple[User, str]:
-    """Create a user with a one-time password (returned, to show once)."""
+def create_account(email: str, display_name: str, role: str, *, actor: User | None = None,
+                   actor_label: str | None = None, password: str | None = None
+                   ) -> tuple[User, str]:
+    """Create a user; the admin pages and the CLI both come through here.
+
+    Without ``password`` a one-time password is generated (returned, to show once) and
+    must be changed at first sign-in; a given password is checked like a chosen one.
+    """
     email = email.strip().lower()
     if role not in ROLES:
         raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
@@ -52,13 +58,18 @@ def create_account(email: str, display_name: str, role: str, *, actor: User) -> 
     ).first()
     if exists:
         raise AccountError("An account with this email address exists already.")
-    password = generate_password()
+    one_time = password is None
+    if one_time:
+        password = generate_password()
+    else:
+        check_new_password(password)
     user = User(email=email, display_name=display_name.strip() or email.split("@")[0],
                 role=role, password_hash=hash_password(password),
-                session_token=new_session_token(), must_change_password=True)
+                session_token=new_session_token(), must_change_password=one_time)
     db.session.add(user)
     db.session.flush()
-    audit.record("admin.user_create", actor=actor, detail={"user_id": user.id, "role": role})
+    audit.record("admin.user_create", actor=actor, actor_label=actor_label,
+                 detail={"user_id": user.id, "role": role})
     return user, password
 
 
