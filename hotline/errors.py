@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -26,6 +26,15 @@ def _respond(status: int, reason: str) -> Response:
 
 def register(app: Flask) -> None:
     """Install the error handlers on ``app``."""
+
+    @app.before_request
+    def _json_must_be_an_object() -> None:
+        # Flask-WTF reads a JSON body as form data and crashes on anything but an object
+        # (a bare string, number or list): refuse it here as bad input, not a 500.
+        if request.is_json:
+            data = request.get_json(silent=True)
+            if data is not None and not isinstance(data, dict):
+                abort(400, description="The request body must be a JSON object.")
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
