@@ -22,6 +22,7 @@ from hotline.extensions import db
 from hotline.messaging import outbox
 from hotline.models import AuditEvent, Case, Interaction
 from tests.auth_flow import enrolled
+from tests.browser import SCREENSHOTS, UPDATE_SCREENSHOTS_ENV, screenshot_dir
 from tests.conftest import DEFAULT_PASSWORD, PUBLIC_BASE_URL, sign
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp
 
@@ -230,3 +231,12 @@ def test_a_shift_from_sign_in_to_close(app, fake, chromium, live_server, make_us
     assert any(url.endswith(".css") for url in urls) and any(url.endswith(".js") for url in urls)
     assert [url for url in urls if urlsplit(url).hostname != "127.0.0.1"] == []
     assert dialogs == []
+
+
+def test_screenshots_stay_out_of_the_tree_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.delenv(UPDATE_SCREENSHOTS_ENV, raising=False)
+    assert screenshot_dir(tmp_path) == tmp_path / "screenshots"
+    monkeypatch.setenv(UPDATE_SCREENSHOTS_ENV, "0")
+    assert screenshot_dir(tmp_path) == tmp_path / "screenshots"
+    monkeypatch.setenv(UPDATE_SCREENSHOTS_ENV, "1")
+    assert screenshot_dir(tmp_path) == SCREENSHOTS
