@@ -51,6 +51,9 @@ def _seed_demo(app, staff) -> None:  # noqa: ANN001
                         meta={"status": "no-answer"}).case
         voice.callback_needed, voice.urgency = True, "immediate"
         voice.created_at = utcnow() - timedelta(minutes=8)
+        for case in (ko, ua, web, voice):  # untouched since they arrived, as in real traffic
+            case.updated_at = case.created_at
+        web.updated_at = utcnow() - timedelta(minutes=25)
         db.session.commit()
 
 
