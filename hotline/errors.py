@@ -6,7 +6,10 @@ import logging
 
 from flask import Flask, Response, abort, jsonify, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+from hotline.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,18 @@ def register(app: Flask) -> None:
             data = request.get_json(silent=True)
             if data is not None and not isinstance(data, dict):
                 abort(400, description="The request body must be a JSON object.")
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _data_error(error: Exception) -> Response:
+        # The database refused a number the request carried (PostgreSQL: beyond the
+        # column's range; SQLite's driver: beyond 64 bits, as OverflowError): bad input,
+        # answered as a 400 by the blueprint's own 400 handler where it has one (the
+        # voice webhooks answer TwiML).
+        db.session.rollback()
+        log.warning("out-of-range value refused on %s %s: %s", request.method,
+                    request.url_rule, type(error).__name__)
+        return app.handle_http_exception(BadRequest("A value in the request is out of range."))
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:

@@ -8,6 +8,7 @@ writes nothing at all (not even an audit row).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from hotline.extensions import db
 from hotline.models import Case, Interaction
 from tests.auth_flow import FakeClock
 from tests.auth_flow import csrf_token as form_csrf_token
-from tests.conftest import login_as
+from tests.conftest import login_as, postgres_url
 from tests.dashboard_support import case_url, csrf_token, make_case, post_action
 from tests.web_helpers import followup_login, reference_and_receipt, send_contact
 
@@ -274,3 +275,41 @@ def test_script_in_every_kind_of_text_shows_as_text(app, make_user):
         stored = db.session.execute(select(Interaction.body).where(
             Interaction.kind == "message_out")).scalar_one()
         assert stored == f"We read you {SCRIPT}"  # stored as typed, escaped when shown
+
+
+def test_an_id_beyond_the_database_integer_range_is_a_404(app, client, world, make_user):
+    # PostgreSQL refuses such an id with an error, which used to surface as a 500.
+    login_as(client, make_user("admin"))
+    token = _signed_in_csrf(client)
+    huge = 2**31
+    mine = case_url(world["open"]["reference"])
+    assert client.get(f"/admin/users/{huge}").status_code == 404
+    assert client.post(f"/admin/tokens/{huge}/revoke",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/admin/users/{huge}/deactivate",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.get(f"{mine}/voicemail/{huge}").status_code == 404
+    assert client.get(f"/admin/users/{world['colleague'].id}").status_code == 200
+
+
+@pytest.mark.parametrize("number", [str(2**31), "9" * 30])
+def test_a_number_beyond_the_database_range_in_a_query_is_a_400(app, client, world,
+                                                                 make_user, number):
+    # PostgreSQL refuses integers beyond 32 bits and SQLite's driver beyond 64: both
+    # used to surface as a 500.
+    with app.app_context():
+        _row, token = create_token("range", "admin")
+        db.session.commit()
+    # SQLite stores 64-bit integers, so 2**31 is merely an id that matches nothing there.
+    expected = 400 if postgres_url() or int(number) >= 2**63 else 200
+    bearer = {"Authorization": f"Bearer {token}"}
+    cursor = base64.urlsafe_b64encode(f"v1:{number}".encode()).decode().rstrip("=")
+    for url in (f"/api/v1/cases?cursor={cursor}", f"/api/v1/cases?assigned={number}"):
+        response = client.get(url, headers=bearer)
+        assert response.status_code == expected, url
+        if expected == 400:
+            assert response.json == {"error": "A value in the request is out of range."}
+    login_as(client, make_user("admin"))
+    for url in (f"/dashboard/queue/poll?since={number}", f"/dashboard/?assignee={number}"):
+        assert client.get(url).status_code == expected, url
+    assert client.get("/dashboard/queue/poll?since=0").status_code == 200
