@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_config
 from hotline.crypto import EXTENSION_KEY, FieldCipher
-from hotline.database import configure_engine_events, engine_options
+from hotline.database import RowIdConverter, configure_engine_events, engine_options
 from hotline.extensions import babel, csrf, db, limiter, login_manager, migrate
 from hotline.logging_setup import configure_logging
 
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     babel.init_app(app, locale_selector=select_locale)
 
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     _register_blueprints(app)
 
     from hotline import cli, errors, security_headers

@@ -13,10 +13,24 @@ messages (``hide_parameters``): a logged statement or error never carries data.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter, Map
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Primary keys are PostgreSQL ``integer`` columns; a larger id in a URL is a 404.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """The app's ``<int:…>`` URL converter: ids above ``MAX_ROW_ID`` do not match, so
+    PostgreSQL never sees an out-of-range id (which it refuses with an error: a 500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def engine_options(database_uri: str) -> dict:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+from hotline.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,27 @@ def _respond(status: int, reason: str) -> Response:
 
 def register(app: Flask) -> None:
     """Install the error handlers on ``app``."""
+
+    @app.before_request
+    def _json_must_be_an_object() -> None:
+        # Flask-WTF reads a JSON body as form data and crashes on anything but an object
+        # (a bare string, number or list): refuse it here as bad input, not a 500.
+        if request.is_json:
+            data = request.get_json(silent=True)
+            if data is not None and not isinstance(data, dict):
+                abort(400, description="The request body must be a JSON object.")
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _data_error(error: Exception) -> Response:
+        # The database refused a number the request carried (PostgreSQL: beyond the
+        # column's range; SQLite's driver: beyond 64 bits, as OverflowError): bad input,
+        # answered as a 400 by the blueprint's own 400 handler where it has one (the
+        # voice webhooks answer TwiML).
+        db.session.rollback()
+        log.warning("out-of-range value refused on %s %s: %s", request.method,
+                    request.url_rule, type(error).__name__)
+        return app.handle_http_exception(BadRequest("A value in the request is out of range."))
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:

@@ -1,13 +1,19 @@
-"""Fixtures for browser tests: the app served on a local port, and headless Chromium.
+"""Fixtures for browser tests: the app served on a local port, headless Chromium, and
+screenshots.
 
 Chromium comes from Debian's package (``/usr/bin/chromium``); when it is missing the
 tests fail rather than skip, because CI must not pass without them.
+
+Screenshots are always taken (so that code path stays exercised) but land in the test's
+``tmp_path``; only with ``HOTLINE_UPDATE_SCREENSHOTS=1`` do they replace the README
+images in ``docs/screenshots/``, so a plain test run leaves the git tree clean.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +25,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+UPDATE_SCREENSHOTS_ENV = "HOTLINE_UPDATE_SCREENSHOTS"
+# Anything smaller is a blank or broken image.
+MIN_SCREENSHOT_BYTES = 5_000
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go in this run: docs/screenshots/ only when asked to update."""
+    if os.environ.get(UPDATE_SCREENSHOTS_ENV) == "1":
+        return SCREENSHOTS
+    return tmp_path / "screenshots"
 
 
 @pytest.fixture
@@ -57,3 +73,19 @@ def page(chromium) -> Iterator:  # noqa: ANN001
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Callable[..., Path]:
+    """``screenshot(page, "queue.png")``: a full-page PNG (see the module docstring);
+    returns its path."""
+    target = screenshot_dir(tmp_path)
+
+    def take(page, name: str, *, full_page: bool = True) -> Path:  # noqa: ANN001
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / name
+        page.screenshot(path=str(path), full_page=full_page)
+        assert path.stat().st_size > MIN_SCREENSHOT_BYTES, f"{name} looks empty"
+        return path
+
+    return take

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from tests.browser import SCREENSHOTS
 from tests.conftest import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
-def test_sign_in_with_totp_enrolment_lands_on_admin_users(live_server, page, make_user):
+def test_sign_in_with_totp_enrolment_lands_on_admin_users(live_server, page, make_user,
+                                                          screenshot):
     admin = make_user("admin", display_name="Ada Admin", email="ada@hotline.test")
     make_user("staff", display_name="Olena Kovalenko", email="olena@hotline.test",
               languages="ru,uk", on_duty=True, phone="+380441234567", totp_confirmed=True,
@@ -28,8 +28,7 @@ def test_sign_in_with_totp_enrolment_lands_on_admin_users(live_server, page, mak
     page.wait_for_url("**/login/two-factor")
     assert page.locator("svg").count() == 1
     secret = page.locator("#totp-secret").inner_text().replace(" ", "")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "enrol-2fa.png"), full_page=True)
+    screenshot(page, "enrol-2fa.png")
 
     page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Confirm and continue").click()
@@ -38,7 +37,7 @@ def test_sign_in_with_totp_enrolment_lands_on_admin_users(live_server, page, mak
     assert page.get_by_role("heading", name="Users").is_visible()
     assert page.get_by_text("Olena Kovalenko").is_visible()
     assert page.get_by_role("button", name="Sign out").is_visible()
-    page.screenshot(path=str(SCREENSHOTS / "admin-users.png"), full_page=True)
+    screenshot(page, "admin-users.png")
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")

@@ -1,5 +1,6 @@
 """A shift in a real browser: a case arrives by signed SMS, is claimed, classified, answered
-and closed; a colleague's stale page is refused. Saves the README screenshots."""
+and closed; a colleague's stale page is refused. Takes the README screenshots
+(``screenshot`` in tests/browser.py says where they go)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import timedelta
 from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.models import Case, utcnow
-from tests.browser import SCREENSHOTS
 from tests.conftest import login_as
 
 CALLER = "+79161234545"
@@ -51,11 +51,14 @@ def _seed_demo(app, staff) -> None:  # noqa: ANN001
                         meta={"status": "no-answer"}).case
         voice.callback_needed, voice.urgency = True, "immediate"
         voice.created_at = utcnow() - timedelta(minutes=8)
+        for case in (ko, ua, web, voice):  # untouched since they arrived, as in real traffic
+            case.updated_at = case.created_at
+        web.updated_at = utcnow() - timedelta(minutes=25)
         db.session.commit()
 
 
 def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, make_user,
-                                                 twilio_post):
+                                                 twilio_post, screenshot):
     staff = make_user("staff", display_name="Olena K.", languages="ru,uk,en")
     colleague = make_user("supervisor", display_name="Min-jun P.", languages="ko,en")
     _seed_demo(app, staff)
@@ -76,7 +79,7 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
         page.goto(f"{live_server}/dashboard/")
         assert page.title().startswith("(") and page.title().endswith("Queue — Hotline")
         assert page.locator(f"text={reference}").count() == 1
-        page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+        screenshot(page, "queue.png")
 
         page.get_by_role("link", name=reference).click()
         page.wait_for_url(f"**/dashboard/cases/{reference}")
@@ -112,7 +115,7 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
         page.get_by_role("button", name="Change status").click()
         assert page.get_by_text("Status changed.").is_visible()
         assert "closed" in page.locator("h1").inner_text()
-        page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+        screenshot(page, "case.png")
 
         # ... and acts on the page they loaded: refused, naming who changed the case.
         other.get_by_label("Internal note (never sent to the caller)").fill("Late note")

@@ -12,7 +12,6 @@ from hotline.cases.vocabularies import CHANNELS, CLASSIFICATIONS, LANGUAGES
 from hotline.cases.workflow import RESOLUTIONS, STATUSES
 from hotline.extensions import db
 from hotline.models import Caller, Case
-from tests.browser import SCREENSHOTS
 from tests.conftest import login_as
 
 pytestmark = pytest.mark.browser
@@ -50,7 +49,8 @@ def _seed(app, users) -> int:  # noqa: ANN001
     return in_range
 
 
-def test_report_page_in_chromium_and_screenshot(app, live_server, page, make_user):
+def test_report_page_in_chromium_and_screenshot(app, live_server, page, make_user,
+                                                screenshot):
     staff = [make_user("staff", display_name=name)
              for name in ("Kim Ji-woo", "Olena Marchenko", "Sergei Ivanov")]
     total = _seed(app, staff)
@@ -75,6 +75,4 @@ def test_report_page_in_chromium_and_screenshot(app, live_server, page, make_use
     assert page.locator("#chart-channel").bounding_box()["width"] > 200
     assert errors == []  # no CSP violations, nothing blocked
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "reports.png"), full_page=True)
-    assert (SCREENSHOTS / "reports.png").stat().st_size > 10_000
+    assert screenshot(page, "reports.png").stat().st_size > 10_000

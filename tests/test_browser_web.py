@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import Case, Interaction
-from tests.browser import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -48,9 +47,8 @@ def _fits(page, width: int) -> bool:  # noqa: ANN001
     return page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-def test_korean_form_then_followup(app, page, live_server):
+def test_korean_form_then_followup(app, page, live_server, screenshot):
     foreign = _guard_requests(page, live_server)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     page.goto(f"{live_server}/ko/")
     assert page.get_attribute("html", "lang") == "ko"
@@ -58,7 +56,7 @@ def test_korean_form_then_followup(app, page, live_server):
     page.set_viewport_size({"width": 390, "height": 844})
     box = page.locator("#website").bounding_box()  # the honeypot is out of sight
     assert box is None or box["x"] + box["width"] <= 0
-    page.screenshot(path=str(SCREENSHOTS / "public-form-ko.png"), full_page=True)
+    screenshot(page, "public-form-ko.png")
 
     page.fill("#message", KOREAN_MESSAGE)
     page.fill("#name", "철수")
@@ -97,7 +95,7 @@ def test_korean_form_then_followup(app, page, live_server):
     assert "감사합니다. 기다리겠습니다." in page.inner_text("ol.thread")
     assert _fits(page, 320)
     page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(SCREENSHOTS / "followup.png"), full_page=True)
+    screenshot(page, "followup.png")
 
     with app.app_context():
         bodies = db.session.execute(
