@@ -142,6 +142,11 @@ class Case(db.Model):
         Index("ix_cases_queue", "queue_rank", "created_at", "id"),
         Index("ix_cases_assignee_queue", "assigned_to_id", "queue_rank", "created_at", "id"),
         Index("ix_cases_callback_queue", "callback_needed", "queue_rank", "created_at", "id"),
+        # Migration 0016: the open cases with every queue filter in the key, so filtered
+        # queue pages and new-case counts are index-only reads (bound = CLOSED_RANK_MIN).
+        Index("ix_cases_open_queue", "queue_rank", "created_at", "id", "assigned_to_id",
+              "status", "urgency", "channel", "language", "category", "callback_needed",
+              postgresql_where=text("queue_rank < 6"), sqlite_where=text("queue_rank < 6")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,11 +4,13 @@ For each database: seed N cases with ``flask demo seed`` (timed; reused when the
 already holds them and ``--reuse`` is given), start the app under gunicorn as deployed,
 sign in as a staff member and as a supervisor (a signed session cookie, see
 ``credentials.py``), then request each page sequentially over one keep-alive connection
-and report p50/p95. A route that is not there is reported as "missing (404)", a refusal
-as "forbidden (403)", a bounce to the login page as "login (302)".
+and report p50/p95. Every answer must have the expected status (200, or 403 for a staff
+member on the supervisor-only report page) and a 200 must contain the page's marker text;
+anything else (a bounce to /login, an error page) fails the row and the run.
 
-Usage: ``bench/dashboard/run.sh [--cases N] [--db postgres|sqlite|both] [--reuse] [--smoke]``.
-Exit status 1 when a measured route answers 5xx or seeding fails.
+Usage: ``bench/dashboard/run.sh [--cases N] [--db postgres|sqlite|both] [--pg-db NAME]
+[--requests N] [--reuse] [--smoke]``.
+Exit status 1 when a measured route answers anything unexpected or seeding fails.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -42,54 +46,106 @@ from bench.common import (  # noqa: E402
 PG_DB = "hotline_bench_dash"
 TARGET_P95_MS = 100.0
 WARMUP = 3
+# What an open dashboard's queue.js sends (it polls every POLL_INTERVAL_SECONDS).
+POLL_HEADERS = {"Accept": "application/json"}
 
 
-def pages(reference: str) -> list[tuple[str, str, str]]:
-    """(label, kind, path): kind "page" signs in by cookie, "api" by bearer token."""
+@dataclass(frozen=True)
+class Page:
+    """One measured route: how to sign in, what every answer must contain."""
+
+    label: str
+    kind: str  # "page": session cookie; "api": bearer token
+    path: str
+    marker: str  # every 200 answer must contain this (a login page or error page does not)
+    expect: dict[str, int] = field(default_factory=lambda: {"staff": 200, "supervisor": 200})
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def pages(reference: str, latest_id: int) -> list[Page]:
+    """The measured routes, in report order."""
+    supervisor_only = {"staff": 403, "supervisor": 200}
     return [
-        ("queue (default)", "page", "/dashboard/"),
-        ("queue (filtered)", "page",
-         "/dashboard/?status=in_progress&language=ru&category=surrender"),
-        ("case page", "page", f"/dashboard/cases/{reference}"),
-        ("report page", "page", "/reports/"),
-        ("/api/v1/stats", "api", "/api/v1/stats"),
-        ("/api/v1/cases", "api", "/api/v1/cases"),
-        ("/api/v1/cases (filtered)", "api", "/api/v1/cases?status=new&language=ru"),
-        ("/api/v1/cases/<ref>", "api", f"/api/v1/cases/{reference}"),
+        Page("queue (default)", "page", "/dashboard/", '<a class="ref" href="/dashboard/cases/'),
+        Page("queue (filtered)", "page",
+             "/dashboard/?status=in_progress&language=ru&category=surrender", "<h1>Queue</h1>"),
+        Page("queue poll", "page", f"/dashboard/queue/poll?since={latest_id}", '"latest_id"',
+             headers=POLL_HEADERS),
+        Page("case page", "page", f"/dashboard/cases/{reference}",
+             f'<span class="ref">{reference}</span>'),
+        Page("report page (30 days)", "page", "/reports/", 'id="fig-total"',
+             expect=supervisor_only),
+        Page("/api/v1/stats", "api", "/api/v1/stats", '"median_first_response_seconds"'),
+        Page("/api/v1/cases", "api", "/api/v1/cases", '"next_cursor"'),
+        Page("/api/v1/cases (filtered)", "api", "/api/v1/cases?status=new&language=ru",
+             '"items"'),
+        Page("/api/v1/cases/<ref>", "api", f"/api/v1/cases/{reference}", '"interactions"'),
     ]
 
 
-def measure(port: int, path: str, headers: dict[str, str], n: int) -> dict:
-    """Latency of ``n`` sequential GETs after a short warm-up; p50/p95 in ms."""
+def _session_update(response: http.client.HTTPResponse, name: str) -> str | None:
+    """The new session cookie value the app set, if any (a browser sends it back)."""
+    for header in response.msg.get_all("Set-Cookie") or []:
+        jar = SimpleCookie()
+        jar.load(header)
+        if name in jar:
+            return jar[name].value
+    return None
+
+
+def measure(port: int, page: Page, role: str, creds: dict, n: int) -> dict:
+    """Latency of ``n`` sequential GETs after a short warm-up; p50/p95 in ms.
+
+    Every answer is checked: the status must be the one expected for ``role`` and a 200
+    must contain the page's marker, so a bounce to the login page cannot pass as fast.
+    Session cookies the app sets are sent back, as a browser does.
+    """
+    expected = page.expect[role]
+    cookie_name = creds["cookie_name"]
+    cookie = creds["cookies"][role]
     conn = http.client.HTTPConnection(HOST, port, timeout=60)
     latencies = []
-    status = 0
+    size = 0
+    failure = None
     try:
         for i in range(WARMUP + n):
+            headers = dict(page.headers)
+            if page.kind == "page":
+                headers["Cookie"] = f"{cookie_name}={cookie}"
+            else:
+                headers["Authorization"] = f"Bearer {creds['tokens'][role]}"
             started = time.perf_counter()
-            conn.request("GET", path, headers=headers)
+            conn.request("GET", page.path, headers=headers)
             response = conn.getresponse()
-            response.read()
+            body = response.read()
             elapsed = (time.perf_counter() - started) * 1000
-            status = response.status
-            if status != 200:
+            cookie = _session_update(response, cookie_name) or cookie
+            if response.status != expected:
+                where = response.getheader("Location", "")
+                failure = f"HTTP {response.status}" + (f" to {where}" if where else "")
                 break
+            if expected == 200 and page.marker.encode() not in body:
+                failure = f"HTTP 200 without the marker {page.marker!r}"
+                break
+            size = len(body)
             if i >= WARMUP:
                 latencies.append(elapsed)
     finally:
         conn.close()
-    if status != 200:
-        words = {404: "missing (404)", 403: "forbidden (403)", 302: "login (302)",
-                 401: "unauthorised (401)"}
-        return {"status": status, "text": words.get(status, f"HTTP {status}")}
-    return {"status": 200, "n": len(latencies), "p50_ms": round(percentile(latencies, 50), 1),
-            "p95_ms": round(percentile(latencies, 95), 1)}
+    if failure is not None:
+        return {"status": "failed", "expected": expected, "text": f"FAILED: {failure}"}
+    result = {"status": expected, "expected": expected, "n": len(latencies), "bytes": size,
+              "p50_ms": round(percentile(latencies, 50), 1),
+              "p95_ms": round(percentile(latencies, 95), 1)}
+    if expected != 200:
+        result["text"] = f"refused ({expected}) as designed"
+    return result
 
 
-def prepare(db: str, cases: int, reuse: bool) -> tuple[dict[str, str], dict]:
+def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str], dict]:
     """A database with ``cases`` seeded cases; returns the app env and seed facts."""
     if db == "postgres":
-        database = PG_DB if cases >= 100_000 else f"{PG_DB}_small"
+        database = pg_db if cases >= 100_000 else f"{pg_db}_small"
         url = pg_url(database)
         have = 0
         if reuse:
@@ -138,20 +194,16 @@ def credentials(env: dict[str, str]) -> dict:
 
 
 def run_db(db: str, args: argparse.Namespace) -> dict:
-    env, facts = prepare(db, args.cases, args.reuse)
+    env, facts = prepare(db, args.cases, args.reuse, args.pg_db)
     creds = credentials(env)
     rows = []
     with Gunicorn("wsgi:app", env, args.port) as server:
-        for label, kind, path in pages(creds["reference"]):
+        for page in pages(creds["reference"], creds["latest_id"]):
             for role in ("staff", "supervisor"):
-                if kind == "page":
-                    headers = {"Cookie": f"{creds['cookie_name']}={creds['cookies'][role]}"}
-                else:
-                    headers = {"Authorization": f"Bearer {creds['tokens'][role]}"}
-                result = measure(args.port, path, headers, args.requests)
-                rows.append({"page": label, "role": role, "path": path, **result})
+                result = measure(args.port, page, role, creds, args.requests)
+                rows.append({"page": page.label, "role": role, "path": page.path, **result})
                 shown = result.get("text") or f"p95 {result['p95_ms']} ms"
-                log(f"[{db}] {label:<26} {role:<10} {shown}")
+                log(f"[{db}] {page.label:<26} {role:<10} {shown}")
         facts["gunicorn"] = server.settings
     return {"facts": facts, "rows": rows}
 
@@ -159,22 +211,26 @@ def run_db(db: str, args: argparse.Namespace) -> dict:
 def cell(result: dict | None) -> str:
     if result is None:
         return "–"
-    if result["status"] != 200:
+    if result["status"] == "failed":
         return result["text"]
-    return f"{result['p50_ms']:.1f} / {result['p95_ms']:.1f}"
+    figures = f"{result['p50_ms']:.1f} / {result['p95_ms']:.1f}"
+    if result["status"] != 200:
+        return f"{figures} ({result['text']})"
+    return f"{figures} ({result['bytes'] / 1024:.0f} KB)"
 
 
 def report(results: dict, args: argparse.Namespace) -> list[str]:
     """Print the table; return the targets missed (PostgreSQL p95 over 100 ms)."""
     dbs = list(results)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average before the run {args.load_before}")
     for db in dbs:
         facts = results[db]["facts"]
         seeded = ("reused an already seeded database" if facts["reused"]
                   else f"seeded in {facts['seed_seconds']} s ({facts['seed_summary']})")
         print(f"{db}: {args.cases:,} cases, {seeded}; gunicorn {facts['gunicorn']}")
-    print(f"{args.requests} sequential requests per row after {WARMUP} warm-up requests; "
-          "cells are p50 / p95 in ms")
+    print(f"{args.requests} sequential requests per row over one keep-alive connection after "
+          f"{WARMUP} warm-up requests; every answer checked for its status and a marker; "
+          "cells are p50 / p95 in ms (answer size)")
     print()
     print("| page | role | " + " | ".join(dbs) + " |")
     print("|---|---|" + "---|" * len(dbs))
@@ -189,6 +245,8 @@ def report(results: dict, args: argparse.Namespace) -> list[str]:
     print()
     for line in missed:
         print(f"target missed (p95 < {TARGET_P95_MS:.0f} ms): {line}")
+    if not missed and "postgres" in index:
+        print(f"target met: every PostgreSQL row p95 < {TARGET_P95_MS:.0f} ms")
     return missed
 
 
@@ -196,14 +254,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("postgres", "sqlite", "both"), default="both")
-    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--port", type=int, default=8911)
+    parser.add_argument("--pg-db", default=PG_DB,
+                        help=f"PostgreSQL database to seed or reuse (default {PG_DB})")
     parser.add_argument("--reuse", action="store_true",
                         help="keep a database that already holds enough cases")
     parser.add_argument("--smoke", action="store_true", help="300 cases, 5 requests a row")
     args = parser.parse_args()
     if args.smoke:
         args.cases, args.requests = 300, 5
+    args.load_before = Path("/proc/loadavg").read_text().split()[0]
     WORK.mkdir(parents=True, exist_ok=True)
     dbs = ("postgres", "sqlite") if args.db == "both" else (args.db,)
     results = {db: run_db(db, args) for db in dbs}
@@ -212,10 +273,10 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     (out / f"dashboard-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
         json.dumps({"cases": args.cases, "results": results}, indent=2))
-    errors = [f"{db}: {r['page']} as {r['role']} answered {r['status']}"
-              for db in dbs for r in results[db]["rows"] if r["status"] >= 500]
+    errors = [f"{db}: {r['page']} as {r['role']}: {r['text']}"
+              for db in dbs for r in results[db]["rows"] if r["status"] == "failed"]
     for line in errors:
-        print(f"FAILED: {line}")
+        print(line)
     return 1 if errors else 0
 
 

@@ -1,8 +1,9 @@
 """The queue: filters from the query string, visibility, order and keyset pages.
 
 The queue reads ``(queue_rank, created_at, id)`` through the ``ix_cases_queue`` index
-and pages with a cursor holding the last row's key (no OFFSET), so every page costs
-the same with a million cases. The callback view reads ``ix_cases_callback_created``.
+(open cases: the covering ``ix_cases_open_queue``, whose key also holds every filter
+column) and pages with a cursor holding the last row's key (no OFFSET), so every page
+costs the same with a million cases. The callback view reads ``ix_cases_callback_created``.
 """
 
 from __future__ import annotations
@@ -218,10 +219,16 @@ def queue_page(query: QueueQuery, user: User, page_size: int = PAGE_SIZE
 
 
 def new_count(user: User) -> int:
-    """How many cases with status ``new`` ``user`` can see (read via ix_cases_status_created)."""
+    """How many cases with status ``new`` ``user`` can see.
+
+    Asked by the rank band of ``new`` (exactly the new cases, see ``ordering``), so the
+    count is an index-only read of ``ix_cases_open_queue`` whatever the visibility rule;
+    by status it walked every open case through the heap (every queue page and poll).
+    """
+    low, high = STATUS_RANK_BANDS["new"]
     return db.session.execute(
         select(func.count()).select_from(Case)
-        .where(Case.status == "new", visible_condition(user))
+        .where(Case.queue_rank.between(low, high), visible_condition(user))
     ).scalar_one()
 
 
