@@ -3,10 +3,11 @@
 For each database: seed N cases with ``flask demo seed`` (timed; reused when the database
 already holds them and ``--reuse`` is given), start the app under gunicorn as deployed,
 sign in as a staff member and as a supervisor (a signed session cookie, see
-``credentials.py``), then request each page sequentially over one keep-alive connection
-and report p50/p95. Every answer must have the expected status (200, or 403 for a staff
-member on the supervisor-only report page) and a 200 must contain the page's marker text;
-anything else (a bounce to /login, an error page) fails the row and the run.
+``credentials.py``), then request each page one request at a time, rows taking turns,
+each row over its own keep-alive connection, and report p50/p95. Every answer must have
+the expected status (200, or 403 for a staff member on the supervisor-only report page)
+and a 200 must contain the page's marker text; anything else (a bounce to /login, an
+error page) fails the row and the run.
 
 Usage: ``bench/dashboard/run.sh [--cases N] [--db postgres|sqlite|both] [--pg-db NAME]
 [--requests N] [--reuse] [--smoke]``.
@@ -93,53 +94,85 @@ def _session_update(response: http.client.HTTPResponse, name: str) -> str | None
     return None
 
 
-def measure(port: int, page: Page, role: str, creds: dict, n: int) -> dict:
-    """Latency of ``n`` sequential GETs after a short warm-up; p50/p95 in ms.
+class Probe:
+    """One (page, role) row: its own keep-alive connection, session cookie and figures.
 
-    Every answer is checked: the status must be the one expected for ``role`` and a 200
+    Every answer is checked: the status must be the one expected for the role and a 200
     must contain the page's marker, so a bounce to the login page cannot pass as fast.
     Session cookies the app sets are sent back, as a browser does.
     """
-    expected = page.expect[role]
-    cookie_name = creds["cookie_name"]
-    cookie = creds["cookies"][role]
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    latencies = []
-    size = 0
-    failure = None
-    try:
-        for i in range(WARMUP + n):
-            headers = dict(page.headers)
-            if page.kind == "page":
-                headers["Cookie"] = f"{cookie_name}={cookie}"
-            else:
-                headers["Authorization"] = f"Bearer {creds['tokens'][role]}"
+
+    def __init__(self, port: int, page: Page, role: str, creds: dict) -> None:
+        self.page, self.role = page, role
+        self.expected = page.expect[role]
+        self.cookie_name = creds["cookie_name"]
+        self.cookie = creds["cookies"][role]
+        self.token = creds["tokens"][role]
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        self.latencies: list[float] = []
+        self.size = 0
+        self.failure: str | None = None
+
+    def request(self, record: bool) -> None:
+        """One GET; its latency is kept when ``record`` (not during the warm-up)."""
+        if self.failure is not None:
+            return
+        headers = dict(self.page.headers)
+        if self.page.kind == "page":
+            headers["Cookie"] = f"{self.cookie_name}={self.cookie}"
+        else:
+            headers["Authorization"] = f"Bearer {self.token}"
+        started = time.perf_counter()
+        try:
+            response, body = self._get(headers)
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # The server closed the idle keep-alive connection: reconnect, as a browser does.
+            self.conn.close()
             started = time.perf_counter()
-            conn.request("GET", page.path, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            elapsed = (time.perf_counter() - started) * 1000
-            cookie = _session_update(response, cookie_name) or cookie
-            if response.status != expected:
-                where = response.getheader("Location", "")
-                failure = f"HTTP {response.status}" + (f" to {where}" if where else "")
-                break
-            if expected == 200 and page.marker.encode() not in body:
-                failure = f"HTTP 200 without the marker {page.marker!r}"
-                break
-            size = len(body)
-            if i >= WARMUP:
-                latencies.append(elapsed)
-    finally:
-        conn.close()
-    if failure is not None:
-        return {"status": "failed", "expected": expected, "text": f"FAILED: {failure}"}
-    result = {"status": expected, "expected": expected, "n": len(latencies), "bytes": size,
-              "p50_ms": round(percentile(latencies, 50), 1),
-              "p95_ms": round(percentile(latencies, 95), 1)}
-    if expected != 200:
-        result["text"] = f"refused ({expected}) as designed"
-    return result
+            response, body = self._get(headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.cookie = _session_update(response, self.cookie_name) or self.cookie
+        if response.status != self.expected:
+            where = response.getheader("Location", "")
+            self.failure = f"HTTP {response.status}" + (f" to {where}" if where else "")
+        elif self.expected == 200 and self.page.marker.encode() not in body:
+            self.failure = f"HTTP 200 without the marker {self.page.marker!r}"
+        else:
+            self.size = len(body)
+            if record:
+                self.latencies.append(elapsed)
+
+    def _get(self, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+        self.conn.request("GET", self.page.path, headers=headers)
+        response = self.conn.getresponse()
+        return response, response.read()
+
+    def result(self) -> dict:
+        """p50/p95 in ms, or the failure."""
+        self.conn.close()
+        if self.failure is not None:
+            return {"status": "failed", "expected": self.expected,
+                    "text": f"FAILED: {self.failure}"}
+        result = {"status": self.expected, "expected": self.expected,
+                  "n": len(self.latencies), "bytes": self.size,
+                  "p50_ms": round(percentile(self.latencies, 50), 1),
+                  "p95_ms": round(percentile(self.latencies, 95), 1)}
+        if self.expected != 200:
+            result["text"] = f"refused ({self.expected}) as designed"
+        return result
+
+
+def measure(port: int, probes_of: list[tuple[Page, str]], creds: dict, n: int) -> list[dict]:
+    """Round-robin ``n`` sequential GETs per row (after a warm-up) and return their figures.
+
+    Rows take turns request by request, so a burst of load from elsewhere on the machine
+    falls on every row alike instead of on whichever row happened to be running.
+    """
+    probes = [Probe(port, page, role, creds) for page, role in probes_of]
+    for i in range(WARMUP + n):
+        for probe in probes:
+            probe.request(record=i >= WARMUP)
+    return [probe.result() for probe in probes]
 
 
 def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str], dict]:
@@ -173,8 +206,9 @@ def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str
                 Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
     env = app_env(url)
     facts: dict = {"reused": have >= cases}
+    # Always: a reused database gets the migrations added since it was seeded.
+    flask(["db", "upgrade"], env)
     if have < cases:
-        flask(["db", "upgrade"], env)
         log(f"[{db}] seeding {cases:,} cases ...")
         started = time.perf_counter()
         summary = flask(["demo", "seed", "--cases", str(cases), "--seed", "7", "--quiet"], env,
@@ -182,6 +216,12 @@ def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str
         facts["seed_seconds"] = round(time.perf_counter() - started, 1)
         facts["seed_summary"] = summary.strip()
         log(f"[{db}] {summary.strip()}")
+    if db == "postgres":
+        # A deployed database is vacuumed by autovacuum, which keeps the visibility map
+        # current so counts can be index-only; the test server may run with autovacuum
+        # off, and a freshly seeded table has an empty map. Vacuum once, as autovacuum would.
+        facts["autovacuum"] = psql("SHOW autovacuum", database)
+        psql("VACUUM (ANALYZE) cases, interactions, callers", database)
     return env, facts
 
 
@@ -198,13 +238,15 @@ def run_db(db: str, args: argparse.Namespace) -> dict:
     creds = credentials(env)
     rows = []
     with Gunicorn("wsgi:app", env, args.port) as server:
-        for page in pages(creds["reference"], creds["latest_id"]):
-            for role in ("staff", "supervisor"):
-                result = measure(args.port, page, role, creds, args.requests)
-                rows.append({"page": page.label, "role": role, "path": page.path, **result})
-                shown = result.get("text") or f"p95 {result['p95_ms']} ms"
-                log(f"[{db}] {page.label:<26} {role:<10} {shown}")
+        rows_of = [(page, role) for page in pages(creds["reference"], creds["latest_id"])
+                   for role in ("staff", "supervisor")]
+        for (page, role), result in zip(rows_of, measure(args.port, rows_of, creds,
+                                                         args.requests), strict=True):
+            rows.append({"page": page.label, "role": role, "path": page.path, **result})
+            shown = result.get("text") or f"p95 {result['p95_ms']} ms"
+            log(f"[{db}] {page.label:<26} {role:<10} {shown}")
         facts["gunicorn"] = server.settings
+        facts["load_after"] = Path("/proc/loadavg").read_text().split()[0]
     return {"facts": facts, "rows": rows}
 
 
@@ -227,10 +269,13 @@ def report(results: dict, args: argparse.Namespace) -> list[str]:
         facts = results[db]["facts"]
         seeded = ("reused an already seeded database" if facts["reused"]
                   else f"seeded in {facts['seed_seconds']} s ({facts['seed_summary']})")
-        print(f"{db}: {args.cases:,} cases, {seeded}; gunicorn {facts['gunicorn']}")
-    print(f"{args.requests} sequential requests per row over one keep-alive connection after "
-          f"{WARMUP} warm-up requests; every answer checked for its status and a marker; "
-          "cells are p50 / p95 in ms (answer size)")
+        vacuum = (f"; VACUUM (ANALYZE) run before measuring (server autovacuum "
+                  f"{facts['autovacuum']})" if "autovacuum" in facts else "")
+        print(f"{db}: {args.cases:,} cases, {seeded}{vacuum}; gunicorn {facts['gunicorn']}; "
+              f"load average after {facts['load_after']}")
+    print(f"{args.requests} requests per row after {WARMUP} warm-up requests, one at a time, "
+          "rows taking turns, each row on its own keep-alive connection; every answer "
+          "checked for its status and a marker; cells are p50 / p95 in ms (answer size)")
     print()
     print("| page | role | " + " | ".join(dbs) + " |")
     print("|---|---|" + "---|" * len(dbs))
