@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
@@ -163,6 +163,16 @@ def find_exact(text: str, user: User) -> Case | None:
     ).scalar_one_or_none()
 
 
+def rank_band(status: str) -> list[ColumnElement[bool]]:
+    """``queue_rank`` within the band of ``status``, as two comparisons.
+
+    Not BETWEEN: SQLite then keeps the range when it splits a staff member's visibility
+    OR over ``ix_cases_assignee_queue``; with BETWEEN it read every unassigned case.
+    """
+    low, high = STATUS_RANK_BANDS[status]
+    return [Case.queue_rank >= low, Case.queue_rank <= high]
+
+
 def _filtered(query: QueueQuery, user: User) -> Select:
     stmt = select(Case).where(visible_condition(user))
     if query.search:
@@ -177,8 +187,7 @@ def _filtered(query: QueueQuery, user: User) -> Select:
         stmt = stmt.where(Case.queue_rank < CLOSED_RANK_MIN)
     elif query.status != "all":
         # The rank band of the status keeps the read inside the queue index.
-        low, high = STATUS_RANK_BANDS[query.status]
-        stmt = stmt.where(Case.status == query.status, Case.queue_rank.between(low, high))
+        stmt = stmt.where(Case.status == query.status, *rank_band(query.status))
     if query.view == "callbacks":
         stmt = stmt.where(Case.callback_needed.is_(True), Case.queue_rank < CLOSED_RANK_MIN)
     elif query.callback:
@@ -225,10 +234,8 @@ def new_count(user: User) -> int:
     count is an index-only read of ``ix_cases_open_queue`` whatever the visibility rule;
     by status it walked every open case through the heap (every queue page and poll).
     """
-    low, high = STATUS_RANK_BANDS["new"]
     return db.session.execute(
-        select(func.count()).select_from(Case)
-        .where(Case.queue_rank.between(low, high), visible_condition(user))
+        select(func.count()).select_from(Case).where(*rank_band("new"), visible_condition(user))
     ).scalar_one()
 
 
