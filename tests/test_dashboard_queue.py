@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 import pytest
 from sqlalchemy import event, text
 
-from hotline.dashboard.queue import PAGE_SIZE, prefix_range
+from hotline.dashboard.queue import MAX_ID, PAGE_SIZE, prefix_range
 from hotline.extensions import db
 from tests.conftest import login_as
 from tests.dashboard_support import make_case, minutes_ago
@@ -199,6 +201,21 @@ def test_bad_filter_or_cursor_is_a_400(app, client, staff):
     for query in ("status=lost", "channel=pigeon", "cursor=!!notours", "assignee=bob",
                   "cursor=WzEsMl0"):
         assert client.get(f"/dashboard/?{query}").status_code == 400, query
+
+
+def test_ids_beyond_a_database_integer_are_a_400_not_a_500(app, client, staff):
+    login_as(client, staff)
+    too_big = str(MAX_ID + 1)
+    cursor = base64.urlsafe_b64encode(
+        json.dumps([0, "2026-01-01T00:00:00+00:00", MAX_ID + 1]).encode()).decode()
+    for path in (f"/dashboard/?assignee={too_big}", f"/dashboard/?cursor={cursor}",
+                 f"/dashboard/queue/poll?since={too_big}", "/dashboard/queue/poll?since=²"):
+        assert client.get(path).status_code == 400, path
+    assert client.get(f"/dashboard/queue/poll?since={MAX_ID}").status_code == 200
+    assert client.get(f"/dashboard/?assignee={MAX_ID}").status_code == 200
+    case = make_case(app)
+    voicemail = f"/dashboard/cases/{case['reference']}/voicemail/{too_big}"
+    assert client.get(voicemail).status_code == 404
 
 
 def test_callback_view_lists_open_callbacks_oldest_first(app, client, staff):

@@ -28,6 +28,8 @@ from hotline.extensions import db
 from hotline.models import Case, User, UTCDateTime
 
 PAGE_SIZE = 50
+# Ids and ranks from the query string must fit PostgreSQL's integer, or the query fails.
+MAX_ID = 2**31 - 1
 STATUS_FILTERS = ("open", *STATUSES, "all")
 VIEWS = ("queue", "callbacks")
 STATUS_RANK_BANDS = {status: (queue_rank(status, "immediate"), queue_rank(status, "normal"))
@@ -71,6 +73,11 @@ class QueueQuery:
         return values
 
 
+def valid_id(text: str) -> bool:
+    """True when ``text`` is a decimal id that a database integer column can hold."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+
+
 def _choice(args: MultiDict, name: str, allowed: tuple[str, ...]) -> str | None:
     value = args.get(name, "").strip()
     if not value:
@@ -93,7 +100,7 @@ def parse_query(args: MultiDict) -> QueueQuery:
         search=args.get("q", "").strip()[:40],
     )
     assignee = args.get("assignee", "").strip()
-    if assignee and assignee not in ("mine", "unassigned") and not assignee.isdigit():
+    if assignee and assignee not in ("mine", "unassigned") and not valid_id(assignee):
         raise QueueRequestError("unknown assignee")
     query.assignee = assignee or None
     if args.get("cursor"):
@@ -118,7 +125,7 @@ def decode_cursor(cursor: str, view: str) -> tuple[Any, ...]:
         if not isinstance(key, list) or len(key) != (3 if view == "queue" else 2):
             raise ValueError
         *rank, created, case_id = key
-        if not isinstance(case_id, int) or any(not isinstance(r, int) for r in rank):
+        if any(type(n) is not int or not 0 <= n <= MAX_ID for n in (*rank, case_id)):
             raise ValueError
         moment = datetime.fromisoformat(created)
         if moment.tzinfo is None:
