@@ -1,8 +1,9 @@
 """The queue: filters from the query string, visibility, order and keyset pages.
 
 The queue reads ``(queue_rank, created_at, id)`` through the ``ix_cases_queue`` index
-and pages with a cursor holding the last row's key (no OFFSET), so every page costs
-the same with a million cases. The callback view reads ``ix_cases_callback_created``.
+(open cases: the covering ``ix_cases_open_queue``, whose key also holds every filter
+column) and pages with a cursor holding the last row's key (no OFFSET), so every page
+costs the same with a million cases. The callback view reads ``ix_cases_callback_created``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
@@ -27,6 +28,8 @@ from hotline.extensions import db
 from hotline.models import Case, User, UTCDateTime
 
 PAGE_SIZE = 50
+# Ids and ranks from the query string must fit PostgreSQL's integer, or the query fails.
+MAX_ID = 2**31 - 1
 STATUS_FILTERS = ("open", *STATUSES, "all")
 VIEWS = ("queue", "callbacks")
 STATUS_RANK_BANDS = {status: (queue_rank(status, "immediate"), queue_rank(status, "normal"))
@@ -70,6 +73,11 @@ class QueueQuery:
         return values
 
 
+def valid_id(text: str) -> bool:
+    """True when ``text`` is a decimal id that a database integer column can hold."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+
+
 def _choice(args: MultiDict, name: str, allowed: tuple[str, ...]) -> str | None:
     value = args.get(name, "").strip()
     if not value:
@@ -92,7 +100,7 @@ def parse_query(args: MultiDict) -> QueueQuery:
         search=args.get("q", "").strip()[:40],
     )
     assignee = args.get("assignee", "").strip()
-    if assignee and assignee not in ("mine", "unassigned") and not assignee.isdigit():
+    if assignee and assignee not in ("mine", "unassigned") and not valid_id(assignee):
         raise QueueRequestError("unknown assignee")
     query.assignee = assignee or None
     if args.get("cursor"):
@@ -117,7 +125,7 @@ def decode_cursor(cursor: str, view: str) -> tuple[Any, ...]:
         if not isinstance(key, list) or len(key) != (3 if view == "queue" else 2):
             raise ValueError
         *rank, created, case_id = key
-        if not isinstance(case_id, int) or any(not isinstance(r, int) for r in rank):
+        if any(type(n) is not int or not 0 <= n <= MAX_ID for n in (*rank, case_id)):
             raise ValueError
         moment = datetime.fromisoformat(created)
         if moment.tzinfo is None:
@@ -162,6 +170,16 @@ def find_exact(text: str, user: User) -> Case | None:
     ).scalar_one_or_none()
 
 
+def rank_band(status: str) -> list[ColumnElement[bool]]:
+    """``queue_rank`` within the band of ``status``, as two comparisons.
+
+    Not BETWEEN: SQLite then keeps the range when it splits a staff member's visibility
+    OR over ``ix_cases_assignee_queue``; with BETWEEN it read every unassigned case.
+    """
+    low, high = STATUS_RANK_BANDS[status]
+    return [Case.queue_rank >= low, Case.queue_rank <= high]
+
+
 def _filtered(query: QueueQuery, user: User) -> Select:
     stmt = select(Case).where(visible_condition(user))
     if query.search:
@@ -176,8 +194,7 @@ def _filtered(query: QueueQuery, user: User) -> Select:
         stmt = stmt.where(Case.queue_rank < CLOSED_RANK_MIN)
     elif query.status != "all":
         # The rank band of the status keeps the read inside the queue index.
-        low, high = STATUS_RANK_BANDS[query.status]
-        stmt = stmt.where(Case.status == query.status, Case.queue_rank.between(low, high))
+        stmt = stmt.where(Case.status == query.status, *rank_band(query.status))
     if query.view == "callbacks":
         stmt = stmt.where(Case.callback_needed.is_(True), Case.queue_rank < CLOSED_RANK_MIN)
     elif query.callback:
@@ -218,10 +235,21 @@ def queue_page(query: QueueQuery, user: User, page_size: int = PAGE_SIZE
 
 
 def new_count(user: User) -> int:
-    """How many cases with status ``new`` ``user`` can see (read via ix_cases_status_created)."""
+    """How many cases with status ``new`` ``user`` can see.
+
+    Each database is asked in the form it answers from an index alone: PostgreSQL by
+    the rank band of ``new`` (exactly the new cases, see ``ordering``) through
+    ``ix_cases_open_queue``, where asking by status walked every open case through the
+    heap; SQLite by status through ``ix_cases_assigned_status``, because SQLite reads
+    the table row for an index over the generated rank. Every queue page and every
+    poll of every open dashboard runs this count.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        new_cases = rank_band("new")
+    else:
+        new_cases = [Case.status == "new"]
     return db.session.execute(
-        select(func.count()).select_from(Case)
-        .where(Case.status == "new", visible_condition(user))
+        select(func.count()).select_from(Case).where(*new_cases, visible_condition(user))
     ).scalar_one()
 
 

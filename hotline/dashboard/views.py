@@ -112,7 +112,7 @@ def queue() -> Any:
 def poll() -> Response:
     """Small JSON for queue.js: new-case count, and cases arrived after ``since``."""
     since = request.args.get("since", "0")
-    if not since.isdigit():
+    if not queue_mod.valid_id(since):
         abort(400, description="since must be a case id")
     arrived, latest = queue_mod.arrived_since(current_user, int(since))
     return jsonify({"new": queue_mod.new_count(current_user), "arrived": arrived,
@@ -271,7 +271,8 @@ def case_action(reference: str, action: str) -> Any:
 def voicemail(reference: str, interaction_id: int) -> Any:
     """Stream a voicemail recording through the server (never a link to Twilio)."""
     case = load_case(reference)
-    interaction = db.session.get(Interaction, interaction_id)
+    interaction = (db.session.get(Interaction, interaction_id)
+                   if interaction_id <= queue_mod.MAX_ID else None)
     if interaction is None or interaction.case_id != case.id or interaction.kind != "voicemail":
         abort(404, description="No such recording.")
     try:
