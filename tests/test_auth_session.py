@@ -130,3 +130,19 @@ def test_expired_session_is_refused_on_admin_pages_too(client, make_user, clock)
     clock.advance(minutes=IDLE_MINUTES + 1)
     response = client.get("/admin/users")
     assert _expired(response) and "next=" in response.location
+
+
+def test_queue_polling_lets_an_unattended_dashboard_time_out(client, make_user, clock):
+    """queue.js polls with the background header, so an open queue still reaches the timeout."""
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parent.parent / "hotline" / "static" / "queue.js")
+    assert f'"{BACKGROUND_HEADER}": "1"' in script.read_text()
+    user = make_user("staff")
+    login_as(client, user, at=clock.now)
+    for _ in range(3):  # polls within the idle window are answered...
+        clock.advance(minutes=IDLE_MINUTES // 3)
+        poll = client.get("/dashboard/queue/poll?since=0", headers={BACKGROUND_HEADER: "1"})
+        assert poll.status_code == 200 and poll.is_json
+    clock.advance(minutes=IDLE_MINUTES // 3)  # ...but did not keep the session alive
+    assert _expired(client.get("/dashboard/"))

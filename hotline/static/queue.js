@@ -27,9 +27,13 @@
 
   function poll() {
     if (document.hidden) { return; }
+    // The background header keeps polling from counting as activity, so an unattended
+    // screen still reaches the idle timeout; a poll sent to sign-in reloads the page.
     fetch(pollUrl + "?since=" + encodeURIComponent(latestId), {
-      credentials: "same-origin", headers: { "Accept": "application/json" }
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-Hotline-Background": "1" }
     }).then(function (response) {
+      if (response.redirected) { window.location.reload(); return null; }
       return response.ok ? response.json() : null;
     }).then(function (data) {
       if (data) { show(data); }
