@@ -188,6 +188,7 @@ def fmt_rss(values: dict) -> str:
 
 
 def main() -> int:  # noqa: PLR0915 - one straight script
+    global APP_DB, BASELINE_DB  # noqa: PLW0603 - module settings the helpers read
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=200.0)
@@ -198,11 +199,16 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny correctness run: 300 requests, then 20/s for 2 s")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--database", default=APP_DB,
+                        help="name of the app's bench database (the baseline's gets "
+                             "a _baseline suffix); lets two runs share the server")
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--keep-alive", type=int, default=2,
                         help="gunicorn keep-alive seconds (0: close after each answer)")
     args = parser.parse_args()
+    if args.database != APP_DB:
+        APP_DB, BASELINE_DB = args.database, f"{args.database}_baseline"
     SERVER.update(workers=WORKERS, worker_class=args.worker_class, threads=args.threads,
                   keep_alive=args.keep_alive)
     server_settings = Gunicorn("wsgi:app", {}, args.port, **SERVER).settings

@@ -4,19 +4,28 @@
 case or opens one (reopening a case closed within ``REOPEN_WINDOW_DAYS``), appends
 the interaction and commits. It is idempotent on ``(kind, external_id)``: a retried
 delivery returns the same case and writes nothing. It is safe under concurrency:
-the caller row is locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers
-with ``BEGIN IMMEDIATE``) while its open case is chosen.
+the caller row is locked (the upsert ``INSERT … ON CONFLICT DO UPDATE`` takes the row
+lock on PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``) while its open
+case is chosen.
+
+One delivery is one transaction with one commit and few round trips (it runs on
+every message of a burst): the idempotency probe, the caller upsert (``RETURNING``
+the row), the latest-case lookup, the case insert when one is opened (``ON CONFLICT
+(reference) DO NOTHING`` instead of a savepoint), the interaction insert and the
+commit. A channel decides what it adds to the same transaction (an auto-reply flag,
+an opt-out) in ``prepare``, before the commit.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -47,6 +56,12 @@ class IntakeResult:
     created: bool
     case_opened: bool = False
     case_reopened: bool = False
+    # The display reference, read before the commit expired the case.
+    reference: str | None = None
+
+
+# Called with the new result inside the intake transaction, just before the commit.
+Prepare = Callable[[IntakeResult], None]
 
 
 def receive(
@@ -60,11 +75,17 @@ def receive(
     language: str | None = None,
     name: str | None = None,
     address_kind: str | None = None,
+    fallback_language: str | None = None,
+    prepare: Prepare | None = None,
 ) -> IntakeResult:
-    """Take in one contact; see the module docstring. Commits the session.
+    """Take in one contact; see the module docstring. Commits the session once.
 
     ``address_kind`` overrides the kind the channel implies; voice uses ``web`` (an
     opaque key) for a caller who withholds their number, so the call is still taken in.
+    ``fallback_language`` is the language a case gets when neither it, the message nor
+    the caller has one. ``prepare(result)`` runs only for a new delivery, inside the
+    transaction, before the commit (after it the ORM objects are expired: read what
+    the answer needs in ``prepare``).
     """
     if channel not in CHANNELS:
         raise IntakeError(f"unknown channel {channel!r}")
@@ -86,21 +107,27 @@ def receive(
             return IntakeResult(existing.case, existing, created=False)
 
     try:
-        caller = _lock_caller(index, address_kind, normalised)
-        case, opened, reopened = _open_case_for(caller, channel, language)
         now = utcnow()
-        caller.last_seen = now
+        caller = _lock_caller(index, address_kind, normalised, language, now)
+        case, opened, reopened = _open_case_for(caller, channel, language, fallback_language,
+                                                now)
+        caller.last_seen = now  # the upsert wrote it already: no UPDATE
         if name and not caller.name:
             caller.name = name
         if language:
             caller.preferred_language = caller.preferred_language or language
+        if fallback_language and not case.language:
+            case.language = caller.preferred_language or fallback_language
         interaction = Interaction(
             case=case, kind=kind, channel=channel, external_id=external_id or None,
             body=body, meta=dict(meta or {}), created_at=now,
         )
         db.session.add(interaction)
-        case.updated_at = now
-        db.session.flush()
+        case.updated_at = now  # a case opened just now has it already: no UPDATE
+        result = IntakeResult(case, interaction, created=True, case_opened=opened,
+                              case_reopened=reopened, reference=case.display_reference)
+        if prepare is not None:
+            prepare(result)
         db.session.commit()
     except IntegrityError:
         # A concurrent delivery of the same external id won the race.
@@ -110,9 +137,8 @@ def receive(
             raise
         return IntakeResult(existing.case, existing, created=False)
     log_event(log, "intake.received", channel=channel, kind=kind,
-              case=case.display_reference, opened=opened, reopened=reopened)
-    return IntakeResult(case, interaction, created=True, case_opened=opened,
-                        case_reopened=reopened)
+              case=result.reference, opened=opened, reopened=reopened)
+    return result
 
 
 def _existing(kind: str, external_id: str) -> Interaction | None:
@@ -122,39 +148,47 @@ def _existing(kind: str, external_id: str) -> Interaction | None:
     ).scalar_one_or_none()
 
 
-def _lock_caller(index: str, address_kind: str, normalised: str) -> Caller:
-    """Create the caller if absent (one atomic insert), then lock and return the row."""
-    dialect = db.session.get_bind().dialect.name
-    now = utcnow()
+def _lock_caller(index: str, address_kind: str, normalised: str, language: str | None,
+                 now: datetime) -> Caller:
+    """Create the caller or touch its ``last_seen``, lock the row and return it: one upsert.
+
+    ``ON CONFLICT DO UPDATE`` locks the existing row until the commit (as ``FOR UPDATE``
+    would), so concurrent deliveries from one caller choose its open case one at a time.
+    """
     values = {
         "address_index": index,
         "address": normalised,
         "address_kind": address_kind,
         "opted_out": False,
+        "preferred_language": language,
         "first_seen": now,
         "last_seen": now,
     }
-    table = Caller.__table__
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["address_index"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["address_index"])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    db.session.execute(stmt)
+    insert = _dialect_insert(Caller.__table__).values(**values)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["address_index"], set_={"last_seen": insert.excluded.last_seen},
+    ).returning(*Caller.__table__.columns)
     return db.session.execute(
-        select(Caller).where(Caller.address_index == index).with_for_update()
+        select(Caller).from_statement(stmt), execution_options={"populate_existing": True},
     ).scalar_one()
 
 
-def _open_case_for(caller: Caller, channel: str, language: str | None) -> tuple[Case, bool, bool]:
+def _dialect_insert(table: Any) -> Insert:  # noqa: ANN401 - a Table
+    """The INSERT construct of the session's database (both have ON CONFLICT)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
+
+
+def _open_case_for(caller: Caller, channel: str, language: str | None,
+                   fallback_language: str | None, now: datetime) -> tuple[Case, bool, bool]:
     """The caller's open case, a recently closed one reopened, or a new case."""
     latest = db.session.execute(
         select(Case).where(Case.caller_id == caller.id).order_by(Case.id.desc()).limit(1)
     ).scalar_one_or_none()
-    now = utcnow()
     if latest is not None and latest.status in OPEN_STATUSES:
         _follow_caller_contact(latest)
         if language and not latest.language:
@@ -167,7 +201,8 @@ def _open_case_for(caller: Caller, channel: str, language: str | None) -> tuple[
         latest.closed_at = None
         latest.resolution = None
         return latest, False, True
-    return _new_case(caller, channel, language or caller.preferred_language, now), True, False
+    language = language or caller.preferred_language or fallback_language
+    return _new_case(caller, channel, language, now), True, False
 
 
 def _follow_caller_contact(case: Case) -> None:
@@ -182,20 +217,17 @@ def _follow_caller_contact(case: Case) -> None:
     case.status = target
 
 
-def _new_case(caller: Caller, channel: str, language: str | None, now) -> Case:  # noqa: ANN001
+def _new_case(caller: Caller, channel: str, language: str | None, now: datetime) -> Case:
+    """Insert a case under a fresh reference; a (rare) clash draws another one."""
     for _ in range(_REFERENCE_ATTEMPTS):
-        case = Case(
-            reference=new_reference(), caller_id=caller.id, channel=channel, status="new",
-            urgency="normal", language=language, created_at=now, updated_at=now,
-        )
-        savepoint = db.session.begin_nested()
-        db.session.add(case)
-        try:
-            savepoint.commit()
+        values = {
+            "reference": new_reference(), "caller_id": caller.id, "channel": channel,
+            "status": "new", "urgency": "normal", "language": language, "version": 1,
+            "callback_needed": False, "created_at": now, "updated_at": now,
+        }
+        stmt = _dialect_insert(Case.__table__).values(**values).on_conflict_do_nothing(
+            index_elements=["reference"]).returning(*Case.__table__.columns)
+        case = db.session.execute(select(Case).from_statement(stmt)).scalar_one_or_none()
+        if case is not None:
             return case
-        except IntegrityError:
-            savepoint.rollback()
-            if db.session.execute(select(Case.id).where(Case.reference == case.reference)
-                                  ).first() is None:
-                raise
     raise RuntimeError("could not draw an unused case reference")
