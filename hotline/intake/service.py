@@ -19,14 +19,13 @@ an opt-out) in ``prepare``, before the commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, TextClause, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from hotline.cases.references import new_reference
@@ -148,6 +147,36 @@ def _existing(kind: str, external_id: str) -> Interaction | None:
     ).scalar_one_or_none()
 
 
+def _upsert(table: Table, values: Sequence[str], conflict: str, action: str) -> TextClause:
+    """``INSERT … ON CONFLICT … RETURNING`` every column, as a cacheable statement.
+
+    The dialect ``insert().on_conflict_…()`` constructs carry no cache key in SQLAlchemy
+    2.0, so they were compiled again on every delivery; a ``text()`` statement typed
+    from the table is compiled once. The syntax is the same on PostgreSQL and SQLite.
+    """
+    names = ", ".join(values)
+    params = ", ".join(f":{name}" for name in values)
+    returning = ", ".join(column.name for column in table.columns)
+    sql = (f"INSERT INTO {table.name} ({names}) VALUES ({params}) "  # noqa: S608 - names only
+           f"ON CONFLICT ({conflict}) {action} RETURNING {returning}")
+    binds = [bindparam(name, type_=table.c[name].type) for name in values]
+    return text(sql).bindparams(*binds).columns(*table.columns)
+
+
+_CALLER_UPSERT = _upsert(
+    Caller.__table__,
+    ("address_index", "address", "address_kind", "opted_out", "preferred_language",
+     "first_seen", "last_seen"),
+    "address_index", "DO UPDATE SET last_seen = excluded.last_seen",
+)
+_CASE_INSERT = _upsert(
+    Case.__table__,
+    ("reference", "caller_id", "channel", "status", "urgency", "language", "version",
+     "callback_needed", "created_at", "updated_at"),
+    "reference", "DO NOTHING",
+)
+
+
 def _lock_caller(index: str, address_kind: str, normalised: str, language: str | None,
                  now: datetime) -> Caller:
     """Create the caller or touch its ``last_seen``, lock the row and return it: one upsert.
@@ -164,23 +193,10 @@ def _lock_caller(index: str, address_kind: str, normalised: str, language: str |
         "first_seen": now,
         "last_seen": now,
     }
-    insert = _dialect_insert(Caller.__table__).values(**values)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["address_index"], set_={"last_seen": insert.excluded.last_seen},
-    ).returning(*Caller.__table__.columns)
     return db.session.execute(
-        select(Caller).from_statement(stmt), execution_options={"populate_existing": True},
+        select(Caller).from_statement(_CALLER_UPSERT), values,
+        execution_options={"populate_existing": True},
     ).scalar_one()
-
-
-def _dialect_insert(table: Any) -> Insert:  # noqa: ANN401 - a Table
-    """The INSERT construct of the session's database (both have ON CONFLICT)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
 
 
 def _open_case_for(caller: Caller, channel: str, language: str | None,
@@ -225,9 +241,8 @@ def _new_case(caller: Caller, channel: str, language: str | None, now: datetime)
             "status": "new", "urgency": "normal", "language": language, "version": 1,
             "callback_needed": False, "created_at": now, "updated_at": now,
         }
-        stmt = _dialect_insert(Case.__table__).values(**values).on_conflict_do_nothing(
-            index_elements=["reference"]).returning(*Case.__table__.columns)
-        case = db.session.execute(select(Case).from_statement(stmt)).scalar_one_or_none()
+        case = db.session.execute(select(Case).from_statement(_CASE_INSERT), values
+                                  ).scalar_one_or_none()
         if case is not None:
             return case
     raise RuntimeError("could not draw an unused case reference")

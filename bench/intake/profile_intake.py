@@ -5,7 +5,7 @@ Runs the app (production settings, as the harness does) against a fresh PostgreS
 database with Flask's test client, one request at a time, so the figures are per
 request without server or client noise. Usage::
 
-    .venv/bin/python bench/intake/profile.py [--requests N] [--pyinstrument]
+    .venv/bin/python bench/intake/profile_intake.py [--requests N] [--pyinstrument]
 
 Prints statements and commits per request (new senders and repeat callers apart) and
 the mean time per request; with ``--pyinstrument`` also the call tree.
@@ -32,6 +32,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--cprofile", action="store_true",
+                        help="print the functions with the most own time (cProfile)")
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--show", action="store_true",
                         help="print the statements of the first new-sender request")
@@ -79,7 +81,12 @@ def main() -> int:
     shown = saved
     if profiler:
         profiler.start()
-    started = time.perf_counter()
+    if args.cprofile:
+        import cProfile
+
+        tracer = cProfile.Profile()
+        tracer.enable()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _sid, signature, body in rows[50:]:
         sender = body.split("From=", 1)[1].split("&", 1)[0]
         counts.clear()
@@ -96,11 +103,17 @@ def main() -> int:
             shown = None
         elif shown is not None:
             shown.clear()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if profiler:
         profiler.stop()
+    if args.cprofile:
+        import pstats
+
+        tracer.disable()
+        pstats.Stats(tracer).sort_stats("tottime").print_stats(45)
     n = len(rows) - 50
-    print(f"{n} requests in-process: {elapsed / n * 1000:.2f} ms per request")
+    print(f"{n} requests in-process: {elapsed / n * 1000:.2f} ms per request, "
+          f"{cpu / n * 1000:.2f} ms CPU of this process")
     for kind, values in per_kind.items():
         if values:
             print(f"{kind}: {len(values)} requests, "
