@@ -118,25 +118,26 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
             _apply_opt(case.caller, *keyword)
         first_contact = result.case_opened or result.case_reopened
         if answer and first_contact and keyword is None and _may_auto_reply(case):
-            text = auto_reply(case.language, result.reference)
+            replies.append(auto_reply(case.language, result.reference))
             # Set before the interaction's INSERT, so the flag costs no UPDATE.
             result.interaction.meta = {**result.interaction.meta, "auto_reply": True}
-            if is_replay():
-                # Twilio got an empty answer while the database was away: send it now.
-                from hotline.messaging.outbox import store_outgoing
 
-                store_outgoing(case, text, None, meta={"auto_reply": True})
-            else:
-                replies.append(text)
+    def finish(result: IntakeResult) -> None:
+        if replies and is_replay():
+            # Twilio got an empty answer while the database was away: send it now.
+            from hotline.messaging.outbox import store_outgoing
+
+            store_outgoing(result.case, replies[0], None, meta={"auto_reply": True})
 
     try:
         result = receive(channel=channel, address=sender, body=body, external_id=message_sid,
                          meta=meta, language=script_language(body),
                          fallback_language=current_app.config["DEFAULT_LANGUAGE"],
-                         prepare=prepare)
+                         prepare=prepare, finish=finish)
     except IntakeError as exc:
         abort(400, description=str(exc))
-    taken = Taken(result, keyword[0] if keyword else None, replies[0] if replies else None)
+    taken = Taken(result, keyword[0] if keyword else None,
+                  replies[0] if replies and not is_replay() else None)
     if not result.created and answer and result.interaction.meta.get("auto_reply"):
         # A retried delivery: the same answer as the first time.
         case = result.case
