@@ -145,7 +145,8 @@ def run_wrk(port: int, request_file: Path, limit_seconds: int) -> dict:
 
 def warm_up(port: int, rows: list[tuple[str, str, str]]) -> None:
     if rows:
-        run_open_loop(HOST, port, payloads(rows), rate=100.0)
+        run_open_loop(HOST, port, payloads(rows), rate=100.0,
+                      keep_alive=SERVER.get("keep_alive", 2))
 
 
 def measure(name: str, app: str, env: dict[str, str], port: int, request_file: Path,
@@ -257,7 +258,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         rss_after_burst = server.rss_mb()
         log(f"[app] {app['rps']:.0f} requests/s, p99 {app['p99_ms']:.1f} ms; "
             f"fixed rate {args.rate:.0f}/s for {args.rate_seconds:.0f} s ...")
-        open_loop = run_open_loop(HOST, args.port, payloads(fixed), args.rate)
+        open_loop = run_open_loop(HOST, args.port, payloads(fixed), args.rate,
+                                  keep_alive=args.keep_alive)
         time.sleep(1.0)
         rss_end = server.rss_mb()
     check = verify_app(tag, app["fresh"])

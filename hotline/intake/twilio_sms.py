@@ -21,7 +21,7 @@ from hotline.intake.replies import auto_reply
 from hotline.intake.service import IntakeError, IntakeResult, receive
 from hotline.intake.signature import twilio_form, twilio_webhook
 from hotline.intake.spool import SpoolError, durable, is_replay, spool_current_request
-from hotline.models import Caller, Case, utcnow
+from hotline.models import Caller, utcnow
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
@@ -113,14 +113,13 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
     replies: list[str] = []
 
     def prepare(result: IntakeResult) -> None:
-        case = result.case
         if keyword:
-            _apply_opt(case.caller, *keyword)
+            _apply_opt(result.caller, *keyword)
         first_contact = result.case_opened or result.case_reopened
-        if answer and first_contact and keyword is None and _may_auto_reply(case):
-            replies.append(auto_reply(case.language, result.reference))
+        if answer and first_contact and keyword is None and _may_auto_reply(result):
+            replies.append(auto_reply(result.language, result.reference))
             # Set before the interaction's INSERT, so the flag costs no UPDATE.
-            result.interaction.meta = {**result.interaction.meta, "auto_reply": True}
+            result.meta["auto_reply"] = True
 
     def finish(result: IntakeResult) -> None:
         if replies and is_replay():
@@ -156,10 +155,9 @@ def _apply_opt(caller: Caller, direction: str, keyword: str) -> None:
         caller.opted_out_at = None
 
 
-def _may_auto_reply(case: Case) -> bool:
-    caller = case.caller
-    return (current_app.config["AUTO_REPLY_ENABLED"] and not caller.opted_out
-            and caller.flag != "blocked")
+def _may_auto_reply(result: IntakeResult) -> bool:
+    return (current_app.config["AUTO_REPLY_ENABLED"] and not result.caller_opted_out
+            and result.caller_flag != "blocked")
 
 
 def _empty(_form: ImmutableMultiDict | None = None) -> Response:
