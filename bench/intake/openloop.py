@@ -4,6 +4,10 @@ wrk is closed-loop (a connection sends its next request only after the answer), 
 hides queueing ("coordinated omission"). Here request *i* is due at ``start + i / rate``;
 its latency is measured from that due time, so a stalled server shows up in the p99.
 Connections are kept alive and reused; a new one is opened when all are busy (bounded).
+Like any keep-alive client, it does not reuse a connection the server may be closing:
+one idle for longer than half the server's keep-alive, or answered ``Connection: close``
+(otherwise the race between the server's close and the next request shows up as
+errors that are the client's, not the server's).
 """
 
 from __future__ import annotations
@@ -31,27 +35,34 @@ class OpenLoopResult:
     ok_indexes: list[int] = field(default_factory=list)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """(status, whether the connection may be reused)."""
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("closed")
     status = int(status_line.split()[1])
     length = 0
+    reusable = True
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b"\n", b""):
             break
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        header = name.strip().lower()
+        if header == b"content-length":
             length = int(value.strip())
+        elif header == b"connection" and value.strip().lower() == b"close":
+            reusable = False
     if length:
         await reader.readexactly(length)
-    return status
+    return status, reusable
 
 
-async def _run(host: str, port: int, payloads: list[bytes], rate: float) -> OpenLoopResult:
+async def _run(host: str, port: int, payloads: list[bytes], rate: float,
+               keep_alive: float) -> OpenLoopResult:
     result = OpenLoopResult(offered_rps=rate, seconds=0.0)
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+    max_idle = keep_alive / 2
     open_count = 0
     start = time.perf_counter() + 0.2
 
@@ -63,8 +74,16 @@ async def _run(host: str, port: int, payloads: list[bytes], rate: float) -> Open
             await asyncio.sleep(delay)
         elif delay < -0.005:
             result.late_starts += 1
-        if idle:
-            reader, writer = idle.pop()
+        connection = None
+        while idle and connection is None:
+            reader, writer, since = idle.pop()
+            if time.perf_counter() - since <= max_idle:
+                connection = reader, writer
+            else:  # the server may be closing it right now
+                open_count -= 1
+                writer.close()
+        if connection is not None:
+            reader, writer = connection
         elif open_count < MAX_CONNECTIONS:
             open_count += 1
             try:
@@ -78,7 +97,7 @@ async def _run(host: str, port: int, payloads: list[bytes], rate: float) -> Open
             return
         try:
             writer.write(payload)
-            status = await asyncio.wait_for(_read_response(reader), READ_TIMEOUT)
+            status, reusable = await asyncio.wait_for(_read_response(reader), READ_TIMEOUT)
         except (TimeoutError, OSError, ConnectionError, ValueError, asyncio.IncompleteReadError):
             result.errors += 1
             open_count -= 1
@@ -90,19 +109,25 @@ async def _run(host: str, port: int, payloads: list[bytes], rate: float) -> Open
             result.ok_indexes.append(index)
         else:
             result.non_2xx += 1
-        idle.append((reader, writer))
+        if reusable:
+            idle.append((reader, writer, time.perf_counter()))
+        else:
+            open_count -= 1
+            writer.close()
 
     await asyncio.gather(*(one(i, payload) for i, payload in enumerate(payloads)))
     result.seconds = time.perf_counter() - start
-    for _, writer in idle:
+    for _, writer, _ in idle:
         writer.close()
     return result
 
 
-def run_open_loop(host: str, port: int, payloads: list[bytes], rate: float) -> OpenLoopResult:
+def run_open_loop(host: str, port: int, payloads: list[bytes], rate: float,
+                  keep_alive: float = 2.0) -> OpenLoopResult:
     """Send every payload (a full HTTP/1.1 request) at ``rate`` per second; bounded by
-    ``len(payloads)`` and, per request, by ``READ_TIMEOUT``."""
-    return asyncio.run(_run(host, port, payloads, rate))
+    ``len(payloads)`` and, per request, by ``READ_TIMEOUT``. ``keep_alive``: the
+    server's keep-alive timeout in seconds."""
+    return asyncio.run(_run(host, port, payloads, rate, keep_alive))
 
 
 def http_post(path: str, host_header: str, headers: dict[str, str], body: str) -> bytes:

@@ -145,7 +145,8 @@ def run_wrk(port: int, request_file: Path, limit_seconds: int) -> dict:
 
 def warm_up(port: int, rows: list[tuple[str, str, str]]) -> None:
     if rows:
-        run_open_loop(HOST, port, payloads(rows), rate=100.0)
+        run_open_loop(HOST, port, payloads(rows), rate=100.0,
+                      keep_alive=SERVER.get("keep_alive", 2))
 
 
 def measure(name: str, app: str, env: dict[str, str], port: int, request_file: Path,
@@ -188,6 +189,7 @@ def fmt_rss(values: dict) -> str:
 
 
 def main() -> int:  # noqa: PLR0915 - one straight script
+    global APP_DB, BASELINE_DB  # noqa: PLW0603 - module settings the helpers read
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=200.0)
@@ -198,11 +200,16 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny correctness run: 300 requests, then 20/s for 2 s")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--database", default=APP_DB,
+                        help="name of the app's bench database (the baseline's gets "
+                             "a _baseline suffix); lets two runs share the server")
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--keep-alive", type=int, default=2,
                         help="gunicorn keep-alive seconds (0: close after each answer)")
     args = parser.parse_args()
+    if args.database != APP_DB:
+        APP_DB, BASELINE_DB = args.database, f"{args.database}_baseline"
     SERVER.update(workers=WORKERS, worker_class=args.worker_class, threads=args.threads,
                   keep_alive=args.keep_alive)
     server_settings = Gunicorn("wsgi:app", {}, args.port, **SERVER).settings
@@ -251,7 +258,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         rss_after_burst = server.rss_mb()
         log(f"[app] {app['rps']:.0f} requests/s, p99 {app['p99_ms']:.1f} ms; "
             f"fixed rate {args.rate:.0f}/s for {args.rate_seconds:.0f} s ...")
-        open_loop = run_open_loop(HOST, args.port, payloads(fixed), args.rate)
+        open_loop = run_open_loop(HOST, args.port, payloads(fixed), args.rate,
+                                  keep_alive=args.keep_alive)
         time.sleep(1.0)
         rss_end = server.rss_mb()
     check = verify_app(tag, app["fresh"])

@@ -4,26 +4,49 @@
 case or opens one (reopening a case closed within ``REOPEN_WINDOW_DAYS``), appends
 the interaction and commits. It is idempotent on ``(kind, external_id)``: a retried
 delivery returns the same case and writes nothing. It is safe under concurrency:
-the caller row is locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers
-with ``BEGIN IMMEDIATE``) while its open case is chosen.
+the caller row is locked (the upsert ``INSERT … ON CONFLICT DO UPDATE`` takes the row
+lock on PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``) while its open
+case is chosen.
+
+It runs for every message of a burst, so one delivery is one transaction with one
+commit and five statements: the idempotency probe, the caller upsert (``RETURNING``
+what the intake needs), the latest-case lookup, the case insert (``ON CONFLICT
+(reference) DO NOTHING`` instead of a savepoint) or update, and the interaction
+insert. They are prebuilt SQLAlchemy Core statements: the ORM's per-statement and
+unit-of-work costs were most of the intake's time under load (bench/README.md). Case
+updates bump ``version`` as the ORM's optimistic lock does. A channel adds its own
+changes (an auto-reply flag, an opt-out) to the same transaction in the ``prepare``
+and ``finish`` hooks. ``IntakeResult.case``/``.interaction`` are ORM objects loaded
+on first use.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Table,
+    Text,
+    TextClause,
+    bindparam,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from hotline.cases.references import new_reference
+from hotline.cases.references import format_reference, new_reference
 from hotline.cases.vocabularies import ADDRESS_KINDS, CHANNELS, INTERACTION_KINDS
 from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
-from hotline.crypto import address_index, normalise_address
+from hotline.crypto import address_index, cipher, normalise_address
 from hotline.extensions import db
 from hotline.logging_setup import log_event
 from hotline.models import Caller, Case, Interaction, utcnow
@@ -33,6 +56,10 @@ ADDRESS_KIND_FOR_CHANNEL = {"sms": "phone", "voice": "phone", "whatsapp": "whats
 _REFERENCE_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
+CALLERS: Table = Caller.__table__
+CASES: Table = Case.__table__
+INTERACTIONS: Table = Interaction.__table__
+
 
 class IntakeError(ValueError):
     """The delivery cannot be taken in (bad channel, kind or address)."""
@@ -40,13 +67,49 @@ class IntakeError(ValueError):
 
 @dataclass
 class IntakeResult:
-    """What ``receive`` did: the case, the interaction and whether anything was new."""
+    """What ``receive`` did: the case, the interaction and whether anything was new.
 
-    case: Case
-    interaction: Interaction
+    For a new delivery the plain fields describe the state ``receive`` committed;
+    ``meta`` is the interaction's meta, which a ``prepare`` hook may still change.
+    """
+
+    case_id: int
+    interaction_id: int | None
     created: bool
     case_opened: bool = False
     case_reopened: bool = False
+    caller_id: int | None = None
+    reference: str | None = None  # display form
+    language: str | None = None  # the case's
+    caller_opted_out: bool = False
+    caller_flag: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    _objects: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def case(self) -> Case:
+        """The case as an ORM object (loaded on first use)."""
+        return self._load("case", Case, self.case_id)
+
+    @property
+    def interaction(self) -> Interaction:
+        """The interaction as an ORM object (loaded on first use)."""
+        return self._load("interaction", Interaction, self.interaction_id)
+
+    @property
+    def caller(self) -> Caller:
+        """The caller as an ORM object (loaded on first use)."""
+        return self._load("caller", Caller, self.caller_id or self.case.caller_id)
+
+    def _load(self, name: str, model: type, ident: int | None) -> Any:  # noqa: ANN401
+        if name not in self._objects:
+            # populate_existing: receive wrote these rows with Core statements.
+            self._objects[name] = db.session.get(model, ident, populate_existing=True)
+        return self._objects[name]
+
+
+# Called with a new delivery's result inside the intake transaction (see ``receive``).
+Prepare = Callable[[IntakeResult], None]
 
 
 def receive(
@@ -60,11 +123,19 @@ def receive(
     language: str | None = None,
     name: str | None = None,
     address_kind: str | None = None,
+    fallback_language: str | None = None,
+    prepare: Prepare | None = None,
+    finish: Prepare | None = None,
 ) -> IntakeResult:
-    """Take in one contact; see the module docstring. Commits the session.
+    """Take in one contact; see the module docstring. Commits the session once.
 
     ``address_kind`` overrides the kind the channel implies; voice uses ``web`` (an
     opaque key) for a caller who withholds their number, so the call is still taken in.
+    ``fallback_language`` is the language a case gets when neither it, the message nor
+    the caller has one. ``prepare(result)`` runs only for a new delivery, inside the
+    transaction, before the interaction's INSERT (it may still change ``result.meta``);
+    ``finish(result)`` runs after that INSERT (rows it adds come later in the timeline),
+    before the commit.
     """
     if channel not in CHANNELS:
         raise IntakeError(f"unknown channel {channel!r}")
@@ -83,24 +154,24 @@ def receive(
         existing = _existing(kind, external_id)
         if existing is not None:
             db.session.rollback()
-            return IntakeResult(existing.case, existing, created=False)
+            return existing
 
     try:
-        caller = _lock_caller(index, address_kind, normalised)
-        case, opened, reopened = _open_case_for(caller, channel, language)
         now = utcnow()
-        caller.last_seen = now
-        if name and not caller.name:
-            caller.name = name
-        if language:
-            caller.preferred_language = caller.preferred_language or language
-        interaction = Interaction(
-            case=case, kind=kind, channel=channel, external_id=external_id or None,
-            body=body, meta=dict(meta or {}), created_at=now,
-        )
-        db.session.add(interaction)
-        case.updated_at = now
-        db.session.flush()
+        caller = _lock_caller(index, address_kind, normalised, language, now)
+        preferred = _update_caller(caller, name, language)
+        result = _open_case_for(caller, preferred, channel, language, fallback_language, now)
+        result.meta = dict(meta or {})
+        if prepare is not None:
+            prepare(result)
+        result.interaction_id = db.session.execute(_INTERACTION_INSERT, {
+            "case_id": result.case_id, "kind": kind, "channel": channel,
+            "external_id": external_id or None, "body": body, "meta": result.meta,
+            "author_id": None, "created_at": now, "delivery_status": None,
+            "send_attempts": 0, "next_attempt_at": None, "last_error": None,
+        }).scalar_one()
+        if finish is not None:
+            finish(result)
         db.session.commit()
     except IntegrityError:
         # A concurrent delivery of the same external id won the race.
@@ -108,94 +179,157 @@ def receive(
         existing = _existing(kind, external_id) if external_id else None
         if existing is None:
             raise
-        return IntakeResult(existing.case, existing, created=False)
+        return existing
     log_event(log, "intake.received", channel=channel, kind=kind,
-              case=case.display_reference, opened=opened, reopened=reopened)
-    return IntakeResult(case, interaction, created=True, case_opened=opened,
-                        case_reopened=reopened)
+              case=result.reference, opened=result.case_opened,
+              reopened=result.case_reopened)
+    return result
 
 
-def _existing(kind: str, external_id: str) -> Interaction | None:
-    return db.session.execute(
-        select(Interaction).where(Interaction.kind == kind,
-                                  Interaction.external_id == external_id)
-    ).scalar_one_or_none()
+def _upsert(table: Table, values: Sequence[str], conflict: str, action: str,
+            returning: Sequence[str]) -> TextClause:
+    """``INSERT … ON CONFLICT … RETURNING …`` as a cacheable statement.
+
+    The dialect ``insert().on_conflict_…()`` constructs carry no cache key in SQLAlchemy
+    2.0, so they were compiled again on every delivery; a ``text()`` statement typed
+    from the table is compiled once. The syntax is the same on PostgreSQL and SQLite.
+    """
+    names = ", ".join(values)
+    params = ", ".join(f":{name}" for name in values)
+    sql = (f"INSERT INTO {table.name} ({names}) VALUES ({params}) "  # noqa: S608 - names only
+           f"ON CONFLICT ({conflict}) {action} RETURNING {', '.join(returning)}")
+    binds = [bindparam(name, type_=table.c[name].type) for name in values]
+    return text(sql).bindparams(*binds).columns(*(table.c[name] for name in returning))
 
 
-def _lock_caller(index: str, address_kind: str, normalised: str) -> Caller:
-    """Create the caller if absent (one atomic insert), then lock and return the row."""
-    dialect = db.session.get_bind().dialect.name
-    now = utcnow()
-    values = {
-        "address_index": index,
-        "address": normalised,
-        "address_kind": address_kind,
-        "opted_out": False,
-        "first_seen": now,
+# Built once: a statement object memoises its cache key, so reusing it skips that work.
+_EXISTING = select(INTERACTIONS.c.id).where(INTERACTIONS.c.kind == bindparam("kind"),
+                                            INTERACTIONS.c.external_id == bindparam("external_id"))
+_CALLER_UPSERT = _upsert(
+    CALLERS,
+    ("address_index", "address", "address_kind", "opted_out", "preferred_language",
+     "first_seen", "last_seen"),
+    "address_index", "DO UPDATE SET last_seen = excluded.last_seen",
+    ("id", "preferred_language", "opted_out", "flag"),
+)
+# The name stays encrypted here: it is decrypted only when a name is offered.
+_CALLER_NAME = select(type_coerce(CALLERS.c.name, Text())).where(CALLERS.c.id == bindparam("id"))
+_LATEST_CASE = (select(CASES.c.id, CASES.c.reference, CASES.c.status, CASES.c.language,
+                       CASES.c.closed_at, CASES.c.purged_at)
+                .where(CASES.c.caller_id == bindparam("caller_id"))
+                .order_by(CASES.c.id.desc()).limit(1))
+_CASE_INSERT = _upsert(
+    CASES,
+    ("reference", "caller_id", "channel", "status", "urgency", "language", "version",
+     "callback_needed", "created_at", "updated_at"),
+    "reference", "DO NOTHING", ("id",),
+)
+_INTERACTION_INSERT = insert(INTERACTIONS).returning(INTERACTIONS.c.id)
+
+
+def _existing(kind: str, external_id: str) -> IntakeResult | None:
+    """The result for a delivery already stored, if any (a cheap index probe)."""
+    found = db.session.execute(_EXISTING, {"kind": kind, "external_id": external_id}
+                               ).scalar_one_or_none()
+    if found is None:
+        return None
+    interaction = db.session.get(Interaction, found)
+    result = IntakeResult(interaction.case_id, interaction.id, created=False)
+    result._objects["interaction"] = interaction
+    return result
+
+
+def _lock_caller(index: str, address_kind: str, normalised: str, language: str | None,
+                 now: datetime) -> Row:
+    """Create the caller or touch its ``last_seen``, lock the row: one upsert.
+
+    ``ON CONFLICT DO UPDATE`` locks the existing row until the commit (as ``FOR UPDATE``
+    would), so concurrent deliveries from one caller choose its open case one at a time.
+    Returns (id, preferred_language, opted_out, flag).
+    """
+    return db.session.execute(_CALLER_UPSERT, {
+        "address_index": index, "address": normalised, "address_kind": address_kind,
+        "opted_out": False, "preferred_language": language, "first_seen": now,
         "last_seen": now,
-    }
-    table = Caller.__table__
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["address_index"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["address_index"])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    db.session.execute(stmt)
-    return db.session.execute(
-        select(Caller).where(Caller.address_index == index).with_for_update()
-    ).scalar_one()
+    }).one()
 
 
-def _open_case_for(caller: Caller, channel: str, language: str | None) -> tuple[Case, bool, bool]:
+def _update_caller(caller: Row, name: str | None, language: str | None) -> str | None:
+    """Fill in the caller's name and preferred language when unknown; the language."""
+    changes: dict[str, Any] = {}
+    preferred = caller.preferred_language
+    if language and not preferred:
+        preferred = changes["preferred_language"] = language
+    if name:
+        token = db.session.execute(_CALLER_NAME, {"id": caller.id}).scalar_one()
+        if token is None or not cipher().decrypt(token):
+            changes["name"] = name
+    if changes:
+        db.session.execute(update(CALLERS).where(CALLERS.c.id == caller.id).values(**changes))
+    return preferred
+
+
+def _open_case_for(caller: Row, preferred: str | None, channel: str, language: str | None,
+                   fallback_language: str | None, now: datetime) -> IntakeResult:
     """The caller's open case, a recently closed one reopened, or a new case."""
-    latest = db.session.execute(
-        select(Case).where(Case.caller_id == caller.id).order_by(Case.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    now = utcnow()
-    if latest is not None and latest.status in OPEN_STATUSES:
-        _follow_caller_contact(latest)
-        if language and not latest.language:
-            latest.language = language
-        return latest, False, False
+    latest = db.session.execute(_LATEST_CASE, {"caller_id": caller.id}).one_or_none()
     window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
-    if (latest is not None and latest.closed_at is not None and latest.purged_at is None
-            and now - latest.closed_at <= window):
-        _follow_caller_contact(latest)
-        latest.closed_at = None
-        latest.resolution = None
-        return latest, False, True
-    return _new_case(caller, channel, language or caller.preferred_language, now), True, False
+    state = {"caller_id": caller.id, "caller_opted_out": bool(caller.opted_out),
+             "caller_flag": caller.flag}
+    if latest is not None and latest.status in OPEN_STATUSES:
+        case_language = latest.language or language
+        opened = reopened = False
+        changes = _follow_caller_contact(latest)
+    elif (latest is not None and latest.closed_at is not None and latest.purged_at is None
+          and now - latest.closed_at <= window):
+        case_language = latest.language
+        opened, reopened = False, True
+        changes = {**_follow_caller_contact(latest), "closed_at": None, "resolution": None}
+    else:
+        case_language = language or preferred or fallback_language
+        case_id, reference = _new_case(caller.id, channel, case_language, now)
+        return IntakeResult(case_id, None, created=True, case_opened=True,
+                            reference=format_reference(reference), language=case_language,
+                            **state)
+    if fallback_language and not case_language:
+        case_language = preferred or fallback_language
+    if case_language != latest.language:
+        changes["language"] = case_language
+    # As the ORM's optimistic lock would: every change to a case bumps its version.
+    db.session.execute(update(CASES).where(CASES.c.id == latest.id).values(
+        updated_at=now, version=CASES.c.version + 1, **changes))
+    return IntakeResult(latest.id, None, created=True, case_reopened=reopened,
+                        case_opened=opened, reference=format_reference(latest.reference),
+                        language=case_language, **state)
 
 
-def _follow_caller_contact(case: Case) -> None:
-    """Move a waiting or closed case back into work and note the change on the timeline."""
+def _follow_caller_contact(case: Row) -> dict[str, Any]:
+    """Move a waiting or closed case back into work and note the change on the timeline.
+
+    Returns the case columns to change.
+    """
     target = STATUS_ON_CALLER_CONTACT.get(case.status)
     if target is None:
-        return
-    db.session.add(Interaction(
-        case=case, kind="status_change", channel=None,
-        meta={"from": case.status, "to": target, "reason": "caller_contact"},
-    ))
-    case.status = target
+        return {}
+    db.session.execute(_INTERACTION_INSERT, {
+        "case_id": case.id, "kind": "status_change", "channel": None, "external_id": None,
+        "body": None, "meta": {"from": case.status, "to": target, "reason": "caller_contact"},
+        "author_id": None, "created_at": utcnow(), "delivery_status": None,
+        "send_attempts": 0, "next_attempt_at": None, "last_error": None,
+    })
+    return {"status": target}
 
 
-def _new_case(caller: Caller, channel: str, language: str | None, now) -> Case:  # noqa: ANN001
+def _new_case(caller_id: int, channel: str, language: str | None,
+              now: datetime) -> tuple[int, str]:
+    """Insert a case under a fresh reference; a (rare) clash draws another one."""
     for _ in range(_REFERENCE_ATTEMPTS):
-        case = Case(
-            reference=new_reference(), caller_id=caller.id, channel=channel, status="new",
-            urgency="normal", language=language, created_at=now, updated_at=now,
-        )
-        savepoint = db.session.begin_nested()
-        db.session.add(case)
-        try:
-            savepoint.commit()
-            return case
-        except IntegrityError:
-            savepoint.rollback()
-            if db.session.execute(select(Case.id).where(Case.reference == case.reference)
-                                  ).first() is None:
-                raise
+        reference = new_reference()
+        case_id = db.session.execute(_CASE_INSERT, {
+            "reference": reference, "caller_id": caller_id, "channel": channel,
+            "status": "new", "urgency": "normal", "language": language, "version": 1,
+            "callback_needed": False, "created_at": now, "updated_at": now,
+        }).scalar_one_or_none()
+        if case_id is not None:
+            return case_id, reference
     raise RuntimeError("could not draw an unused case reference")

@@ -9,20 +9,19 @@ the caller's language. ``/twilio/sms/status`` records delivery of our replies.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app
-from sqlalchemy.orm.attributes import flag_modified
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
-from hotline.extensions import db
 from hotline.intake.language import script_language
 from hotline.intake.replies import auto_reply
 from hotline.intake.service import IntakeError, IntakeResult, receive
 from hotline.intake.signature import twilio_form, twilio_webhook
 from hotline.intake.spool import SpoolError, durable, is_replay, spool_current_request
-from hotline.models import Caller, Case, utcnow
+from hotline.models import Caller, utcnow
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
@@ -79,8 +78,23 @@ def media_of(form: ImmutableMultiDict) -> list[dict[str, str]]:
     return media
 
 
-def take_in(form: ImmutableMultiDict) -> tuple[IntakeResult, str | None]:
-    """Intake one inbound message (shared by ``/sms`` and the replay of its fallback)."""
+@dataclass
+class Taken:
+    """One inbound message taken in: the intake result, its opt keyword, the TwiML reply."""
+
+    result: IntakeResult
+    opt: str | None
+    reply: str | None = None
+
+
+def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
+    """Intake one inbound message (shared by ``/sms`` and the replay of its fallback).
+
+    Everything a new message changes (the interaction, the case's language, the
+    caller's opt-out, the auto-reply flag) is written in the intake's one transaction.
+    With ``answer`` the auto-reply is decided there too; ``Taken.reply`` is its text for
+    the TwiML answer, also for a retried delivery of a message that got one.
+    """
     sender = required(form, "From")
     message_sid = required(form, "MessageSid", SID_PATTERN)
     body = form.get("Body", "")
@@ -96,22 +110,39 @@ def take_in(form: ImmutableMultiDict) -> tuple[IntakeResult, str | None]:
     keyword = opt_keyword(form)
     if keyword:
         meta["opt"] = keyword[0]
+    replies: list[str] = []
+
+    def prepare(result: IntakeResult) -> None:
+        if keyword:
+            _apply_opt(result.caller, *keyword)
+        first_contact = result.case_opened or result.case_reopened
+        if answer and first_contact and keyword is None and _may_auto_reply(result):
+            replies.append(auto_reply(result.language, result.reference))
+            # Set before the interaction's INSERT, so the flag costs no UPDATE.
+            result.meta["auto_reply"] = True
+
+    def finish(result: IntakeResult) -> None:
+        if replies and is_replay():
+            # Twilio got an empty answer while the database was away: send it now.
+            from hotline.messaging.outbox import store_outgoing
+
+            store_outgoing(result.case, replies[0], None, meta={"auto_reply": True})
+
     try:
         result = receive(channel=channel, address=sender, body=body, external_id=message_sid,
-                         meta=meta, language=script_language(body))
+                         meta=meta, language=script_language(body),
+                         fallback_language=current_app.config["DEFAULT_LANGUAGE"],
+                         prepare=prepare, finish=finish)
     except IntakeError as exc:
         abort(400, description=str(exc))
-    if result.created:
-        _settle_language(result.case)
-        if keyword:
-            _apply_opt(result.case.caller, *keyword)
-        db.session.commit()
-    return result, keyword[0] if keyword else None
-
-
-def _settle_language(case: Case) -> None:
-    if not case.language:
-        case.language = case.caller.preferred_language or current_app.config["DEFAULT_LANGUAGE"]
+    taken = Taken(result, keyword[0] if keyword else None,
+                  replies[0] if replies and not is_replay() else None)
+    if not result.created and answer and result.interaction.meta.get("auto_reply"):
+        # A retried delivery: the same answer as the first time.
+        case = result.case
+        taken.reply = None if is_replay() else auto_reply(case.language,
+                                                          case.display_reference)
+    return taken
 
 
 def _apply_opt(caller: Caller, direction: str, keyword: str) -> None:
@@ -124,10 +155,9 @@ def _apply_opt(caller: Caller, direction: str, keyword: str) -> None:
         caller.opted_out_at = None
 
 
-def _may_auto_reply(case: Case) -> bool:
-    caller = case.caller
-    return (current_app.config["AUTO_REPLY_ENABLED"] and not caller.opted_out
-            and caller.flag != "blocked")
+def _may_auto_reply(result: IntakeResult) -> bool:
+    return (current_app.config["AUTO_REPLY_ENABLED"] and not result.caller_opted_out
+            and result.caller_flag != "blocked")
 
 
 def _empty(_form: ImmutableMultiDict | None = None) -> Response:
@@ -139,22 +169,10 @@ def _empty(_form: ImmutableMultiDict | None = None) -> Response:
 @durable(offline=_empty)
 def inbound_message() -> Response:
     """Take in one SMS or WhatsApp message; answer with at most one discreet auto-reply."""
-    result, opt = take_in(twilio_form())
+    taken = take_in(twilio_form(), answer=True)
     response = MessagingResponse()
-    case, interaction = result.case, result.interaction
-    first_contact = result.case_opened or result.case_reopened
-    if result.created and first_contact and opt is None and _may_auto_reply(case):
-        text = auto_reply(case.language, case.display_reference)
-        interaction.meta = {**interaction.meta, "auto_reply": True}
-        flag_modified(interaction, "meta")
-        if is_replay():
-            # Twilio got an empty answer while the database was away: send it now.
-            from hotline.messaging.outbox import store_outgoing
-
-            store_outgoing(case, text, None, meta={"auto_reply": True})
-        db.session.commit()
-    if interaction.meta.get("auto_reply") and not is_replay():
-        response.message(auto_reply(case.language, case.display_reference))
+    if taken.reply is not None:
+        response.message(taken.reply)
     return twiml(response)
 
 
