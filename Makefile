@@ -17,7 +17,7 @@ install: $(STAMP)
 
 translations: $(STAMP)
 	@if ls hotline/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -q -d hotline/translations; fi
+		$(BIN)/pybabel compile -d hotline/translations; fi
 
 ## Start the app on SQLite in instance/ at http://127.0.0.1:5000
 run: $(STAMP) translations
