@@ -142,3 +142,19 @@ def test_twilio_documented_test_vector(make_app):
         assert signature_is_valid(parse_form(request.get_data()))
         request.environ["HTTP_X_TWILIO_SIGNATURE"] = "RSOYDt4T1cUTdK1PDd93/VVr8B9="
         assert not signature_is_valid(parse_form(request.get_data()))
+
+
+def test_webhooks_are_exempt_from_application_wide_rate_limits(make_app):
+    """Twilio sends everything from a few addresses: a burst must never be refused."""
+    from tests.conftest import PUBLIC_BASE_URL, sign
+
+    app = make_app(RATELIMIT_APPLICATION="2 per minute")
+    client = app.test_client()
+    statuses = []
+    for n in range(5):
+        params = message(MessageSid=f"SM{n:032d}", From=f"+7916123456{n}")
+        statuses.append(client.post("/twilio/sms", data=params, headers={
+            "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/sms", params)}).status_code)
+    assert statuses == [200] * 5
+    # The application-wide limit is really in force on other routes.
+    assert [client.get("/healthz").status_code for _ in range(3)][-1] == 429
