@@ -14,6 +14,7 @@ from hotline import audit
 from hotline.api.tokens import authenticate
 from hotline.cases.references import format_reference, parse_reference
 from hotline.cases.vocabularies import role_at_least
+from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.models import Case, Interaction, User
 from hotline.reports.queries import StatsFilter, case_stats, default_range
@@ -21,6 +22,7 @@ from hotline.reports.queries import StatsFilter, case_stats, default_range
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 DEFAULT_LIMIT = 50
+OUT_OF_RANGE = "A value in the request is out of range."
 MAX_LIMIT = 200
 
 
@@ -49,6 +51,8 @@ def _decode_cursor(cursor: str) -> int:
         prefix, _, value = raw.partition(":")
         if prefix != "v1" or not value.isdigit():
             raise ValueError
+        if int(value) > MAX_ROW_ID:
+            abort(400, description=OUT_OF_RANGE)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         abort(400, description="invalid cursor")
@@ -67,6 +71,8 @@ def _assigned_condition(value: str):  # noqa: ANN202
     if value == "any":
         return Case.assigned_to_id.is_not(None)
     if value.isdigit():
+        if int(value) > MAX_ROW_ID:
+            abort(400, description=OUT_OF_RANGE)
         return Case.assigned_to_id == int(value)
     user_id = db.session.execute(select(User.id).where(User.email == value)).scalar()
     return Case.assigned_to_id == (user_id or -1)

@@ -24,12 +24,13 @@ from hotline.cases.ordering import CLOSED_RANK_MIN, queue_rank
 from hotline.cases.references import ALPHABET, LENGTH, parse_reference
 from hotline.cases.vocabularies import CHANNELS, CLASSIFICATIONS, LANGUAGES
 from hotline.cases.workflow import STATUSES
+from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.models import Case, User, UTCDateTime
 
 PAGE_SIZE = 50
 # Ids and ranks from the query string must fit PostgreSQL's integer, or the query fails.
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID  # ids beyond the database's integer are refused as bad input
 STATUS_FILTERS = ("open", *STATUSES, "all")
 VIEWS = ("queue", "callbacks")
 STATUS_RANK_BANDS = {status: (queue_rank(status, "immediate"), queue_rank(status, "normal"))
