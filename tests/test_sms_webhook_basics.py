@@ -146,15 +146,22 @@ def test_twilio_documented_test_vector(make_app):
 
 def test_webhooks_are_exempt_from_application_wide_rate_limits(make_app):
     """Twilio sends everything from a few addresses: a burst must never be refused."""
+    from hotline.extensions import limiter
     from tests.conftest import PUBLIC_BASE_URL, sign
 
     app = make_app(RATELIMIT_APPLICATION="2 per minute")
     client = app.test_client()
-    statuses = []
-    for n in range(5):
-        params = message(MessageSid=f"SM{n:032d}", From=f"+7916123456{n}")
-        statuses.append(client.post("/twilio/sms", data=params, headers={
-            "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/sms", params)}).status_code)
-    assert statuses == [200] * 5
-    # The application-wide limit is really in force on other routes.
-    assert [client.get("/healthz").status_code for _ in range(3)][-1] == 429
+    try:
+        statuses = []
+        for n in range(5):
+            params = message(MessageSid=f"SM{n:032d}", From=f"+7916123456{n}")
+            statuses.append(client.post("/twilio/sms", data=params, headers={
+                "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/sms", params)}
+            ).status_code)
+        assert statuses == [200] * 5
+        # The application-wide limit is really in force on other routes.
+        assert [client.get("/healthz").status_code for _ in range(3)][-1] == 429
+    finally:
+        # The limiter is one extension object shared by every app in this process, and
+        # it keeps application limits once set: clear them for the tests that follow.
+        limiter.limit_manager.set_application_limits([])
