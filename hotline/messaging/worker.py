@@ -86,7 +86,12 @@ def install(app: Flask) -> None:
         event.listen(Session, "after_soft_rollback", _after_rollback_soft)
     _wake_event(app)
     if app.config.get("OUTBOX_BACKGROUND_THREAD") and not app.config.get("TESTING"):
-        app.before_request(lambda: start_background_thread(app))
+
+        def ensure_thread() -> None:
+            # A before_request hook must return None, or Flask takes it as the response.
+            start_background_thread(app)
+
+        app.before_request(ensure_thread)
 
 
 def _after_rollback_soft(session: Session, previous_transaction) -> None:  # noqa: ANN001
