@@ -26,6 +26,9 @@ SECRET_FILES = {
     "HOTLINE_ENCRYPTION_KEYS": "encryption_keys",
     "HOTLINE_INDEX_KEY": "index_key",
 }
+# A stand-in Twilio token for purely local runs (no Twilio account configured), so
+# ``simulate`` can sign requests and the app can check them out of the box.
+LOCAL_TWILIO_TOKEN_FILE = "twilio_local_auth_token"  # noqa: S105 - a file name, not a secret
 
 
 class ConfigError(RuntimeError):
@@ -40,9 +43,9 @@ def _generate(name: str) -> str:
     return secrets.token_urlsafe(48)
 
 
-def _read_or_create_secret(instance_path: Path, name: str) -> str:
+def _read_or_create_secret(instance_path: Path, name: str, filename: str | None = None) -> str:
     """Return the development secret stored in instance/, creating it (0600) once."""
-    path = instance_path / SECRET_FILES[name]
+    path = instance_path / (filename or SECRET_FILES[name])
     if path.exists():
         return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -223,6 +226,9 @@ def load_config(
             if not cfg.get(name):
                 value = _read_or_create_secret(instance, name)
                 cfg[name] = _list(value, []) if name == "HOTLINE_ENCRYPTION_KEYS" else value
+        if not cfg.get("TWILIO_AUTH_TOKEN") and not cfg.get("TWILIO_ACCOUNT_SID"):
+            cfg["TWILIO_AUTH_TOKEN"] = _read_or_create_secret(
+                instance, "TWILIO_AUTH_TOKEN", LOCAL_TWILIO_TOKEN_FILE)
     if isinstance(cfg["HOTLINE_ENCRYPTION_KEYS"], str):
         cfg["HOTLINE_ENCRYPTION_KEYS"] = _list(cfg["HOTLINE_ENCRYPTION_KEYS"], [])
     if cfg.get("SPOOL_DIR") is None:

@@ -86,3 +86,13 @@ def test_importing_the_package_has_no_side_effects(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_local_runs_get_a_stand_in_twilio_token_for_simulate(tmp_path):
+    first = load_config(environ={}, instance_path=tmp_path)
+    assert first["TWILIO_AUTH_TOKEN"]
+    assert load_config(environ={}, instance_path=tmp_path)["TWILIO_AUTH_TOKEN"] == \
+        first["TWILIO_AUTH_TOKEN"]
+    # With a real account configured, nothing is invented: signatures use the real token.
+    real = load_config(environ={"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, instance_path=tmp_path)
+    assert real["TWILIO_AUTH_TOKEN"] is None
