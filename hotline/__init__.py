@@ -13,6 +13,7 @@ from hotline.crypto import EXTENSION_KEY, FieldCipher
 from hotline.database import RowIdConverter, configure_engine_events, engine_options
 from hotline.extensions import babel, csrf, db, limiter, login_manager, migrate
 from hotline.logging_setup import configure_logging
+from hotline.webhook_session import WebhookAwareSessionInterface
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=(config or {}).get("INSTANCE_PATH"))
     app.config.update(load_config(config, instance_path=app.instance_path))
+    app.session_interface = WebhookAwareSessionInterface()
     configure_logging(app)
 
     if app.config["PROXY_FIX_HOPS"]:
