@@ -128,6 +128,18 @@ def list_cases():
                     "next_cursor": _encode_cursor(page[-1][0].id) if more else None})
 
 
+# Channels whose external ids are keyed hashes of a visitor's form (not Twilio Sids):
+# they mean nothing to an API client and are never returned (security review, finding 1).
+PRIVATE_EXTERNAL_ID_CHANNELS = frozenset({"web"})
+
+
+def public_external_id(item: Interaction) -> str | None:
+    """The interaction's external id as the API shows it (None for web submissions)."""
+    if item.channel in PRIVATE_EXTERNAL_ID_CHANNELS:
+        return None
+    return item.external_id
+
+
 @bp.get("/cases/<reference>")
 def case_detail(reference: str):
     """One case with its interactions; bodies decrypted for staff-level tokens."""
@@ -148,7 +160,7 @@ def case_detail(reference: str):
         {
             "kind": item.kind,
             "channel": item.channel,
-            "external_id": item.external_id,
+            "external_id": public_external_id(item),
             "created_at": _iso(item.created_at),
             "body": item.body if may_read else None,
             "meta": item.meta or {},

@@ -9,6 +9,7 @@ remote address, so neither the limiter's storage nor its log holds an address.
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -38,7 +39,14 @@ from hotline.extensions import db, limiter
 from hotline.intake import access_log
 from hotline.intake.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
 from hotline.intake.web_forms import ContactForm, FollowupLoginForm, FollowupMessageForm
-from hotline.intake.web_intake import FollowupClosed, add_message, record_opened, submit, thread
+from hotline.intake.web_intake import (
+    FollowupClosed,
+    add_message,
+    latest_case,
+    record_opened,
+    submit,
+    thread,
+)
 from hotline.models import Case
 
 bp = Blueprint("public", __name__)
@@ -112,8 +120,21 @@ def _lang() -> str:
 
 # --- the landing page and the contact form ------------------------------------------------
 
+# The browser session's random key that scopes the contact form's submission ids.
+FORM_SCOPE_KEY = "web_form_scope"
+
+
+def _form_scope() -> str:
+    """This browser session's form key (drawn once per session)."""
+    scope = session.get(FORM_SCOPE_KEY)
+    if not isinstance(scope, str) or not scope:
+        scope = session[FORM_SCOPE_KEY] = secrets.token_urlsafe(18)
+    return scope
+
+
 def _form_page(form: ContactForm, status: int = 200, notice: str | None = None):  # noqa: ANN202
     form.ensure_submission_id()
+    _form_scope()
     return render_template("public/index.html", form=form, notice=notice), status
 
 
@@ -136,7 +157,7 @@ def index():  # noqa: ANN201
         message=form.message.data, name=form.name.data or None,
         contact=form.contact.data or None, language=form.language.data,
         region=form.region.data or None, contact_ok=form.contact_ok.data == "yes",
-        submission_id=form.ensure_submission_id(),
+        submission_id=form.ensure_submission_id(), form_scope=_form_scope(),
     )
     return render_template(
         "public/received.html", reference=result.case.display_reference,
@@ -189,7 +210,7 @@ def _thread_page(case: Case, form: FollowupMessageForm | None = None, status: in
     form.ensure_submission_id()
     entries, more = thread(case, request.args.get("before", type=int))
     return render_template(
-        "public/followup.html", case=case, entries=entries, more=more, form=form,
+        "public/followup.html", case=latest_case(case), entries=entries, more=more, form=form,
         notice=notice, idle_minutes=FOLLOWUP_IDLE_SECONDS // 60), status
 
 
@@ -231,12 +252,12 @@ def followup_message():  # noqa: ANN201
         return _thread_page(case, form, 400,
                             _("Please check the marked fields. Nothing was sent yet."))
     try:
-        target = add_message(case, form.message.data, form.ensure_submission_id())
+        # The session stays on the case it signed into, whichever case takes the message
+        # (after the reopen window, a new case of the same caller, on the same thread).
+        add_message(case, form.message.data, form.ensure_submission_id())
     except FollowupClosed:
         session.pop(FOLLOWUP_SESSION_KEY, None)
         return _login_page(FollowupLoginForm(formdata=None), 410)
-    if target.id != case.id:
-        session[FOLLOWUP_SESSION_KEY] = {**session[FOLLOWUP_SESSION_KEY], "case": target.id}
     flash(_("Your message has been added."))
     return redirect(url_for("public.followup", lang=_lang()), 303)
 

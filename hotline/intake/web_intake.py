@@ -5,6 +5,13 @@ random per-submission address, so they appear in the queue, the API and the coun
 any other case. The optional contact the visitor gives is appended to the (encrypted)
 message body, where staff see it, key rotation re-encrypts it and a retention purge
 removes it with the message; the region goes to ``Case.region`` (encrypted).
+
+The hidden submission id only makes a double-sent form idempotent, so it is never
+stored or trusted as a name for anything: ``submission_key`` turns it into a keyed hash
+(blind index) scoped to where it may de-duplicate, the browser session that drew the
+public form, or the case a follow-up session is signed into. The same id posted from
+another session, or into another case, is just a new message there; it can never lead
+to somebody else's case (security review, finding 1).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 
 from hotline import audit
+from hotline.crypto import cipher
 from hotline.extensions import db
 from hotline.intake.receipts import hash_receipt, new_receipt
 from hotline.intake.service import receive
@@ -54,6 +62,15 @@ class ThreadEntry:
     created_at: datetime
 
 
+def submission_key(scope: str, submission_id: str) -> str:
+    """The stored ``external_id`` of a web submission: a keyed hash within ``scope``.
+
+    ``scope`` is ``form:<the browser session's form key>`` for the public form and
+    ``case:<id>`` for a follow-up session; the clear id is never stored.
+    """
+    return cipher().blind_index(f"web-submission|{scope}|{submission_id}")
+
+
 def compose_body(message: str, contact: str | None) -> str:
     """The stored message body: the message, then the contact section when one was given."""
     if not contact:
@@ -62,11 +79,17 @@ def compose_body(message: str, contact: str | None) -> str:
 
 
 def submit(*, message: str, name: str | None, contact: str | None, language: str,
-           region: str | None, contact_ok: bool, submission_id: str) -> Submission:
-    """Take in one web form. A second submission of the same form returns no receipt."""
+           region: str | None, contact_ok: bool, submission_id: str,
+           form_scope: str) -> Submission:
+    """Take in one web form. A second submission of the same form returns no receipt.
+
+    ``form_scope`` is the random key of the browser session that drew the form: only a
+    repeat of this submission from that session counts as the same submission.
+    """
     address = "web:" + secrets.token_urlsafe(18)
     result = receive(channel="web", address=address, body=compose_body(message, contact),
-                     external_id=submission_id, language=language, name=name or None)
+                     external_id=submission_key(f"form:{form_scope}", submission_id),
+                     language=language, name=name or None)
     if not result.created:
         return Submission(result.case, None)
     case = result.case
@@ -91,14 +114,17 @@ def add_message(case: Case, message: str, submission_id: str) -> Case:
     """Add a visitor's message to their case; returns the case it landed in.
 
     The intake service decides: an open case takes it, a recently closed one reopens,
-    and after the reopen window a new case opens, which then shares the receipt.
+    and after the reopen window a new case opens, which then shares the receipt. The
+    message always goes to the signed-in case's own caller; ``submission_id`` only
+    de-duplicates a repeat within this signed-in case.
     """
     address = case.caller.address
     if not address or case.purged_at is not None:
         raise FollowupClosed()
     followup_hash, contact_ok = case.followup_hash, case.contact_ok
     result = receive(channel="web", address=address, body=message,
-                     external_id=submission_id, language=case.language)
+                     external_id=submission_key(f"case:{case.id}", submission_id),
+                     language=case.language)
     target = result.case
     if result.created:
         if not target.followup_hash:
@@ -107,6 +133,19 @@ def add_message(case: Case, message: str, submission_id: str) -> Case:
         audit.record("web.followup_message", actor_label=WEB_ACTOR_LABEL, case=target)
         db.session.commit()
     return target
+
+
+def latest_case(case: Case) -> Case:
+    """The newest case of the signed-in case's caller: the number to show the visitor.
+
+    After the reopen window a message opens a new case of the same caller (sharing the
+    receipt); the follow-up session stays on the case it signed into, and the page shows
+    this one so the visitor learns the number that will keep working.
+    """
+    newest = db.session.execute(
+        select(Case).where(Case.caller_id == case.caller_id).order_by(Case.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return newest or case
 
 
 def thread(case: Case, before: int | None = None) -> tuple[list[ThreadEntry], int | None]:
