@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from hotline import audit
 from hotline.api.tokens import TOKEN_ROLES, create_token
+from hotline.auth import steps
 from hotline.auth.accounts import AccountError, create_account
 from hotline.cases.vocabularies import ROLES
 from hotline.extensions import db
@@ -38,7 +39,7 @@ def users_create(email: str, role: str, display_name: str | None, password_stdin
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"created {user.role} {user.email}; two-factor enrolment happens at first login")
+    click.echo(f"created {user.role} {user.email}; at the first sign-in: {steps.describe(user)}")
 
 
 @users_cli.command("ensure-admin")
@@ -48,11 +49,11 @@ def users_ensure_admin(email: str) -> None:
     if db.session.execute(select(func.count()).select_from(User)).scalar_one():
         click.echo("users exist already; no admin created")
         return
-    _, password = create_account(email, "Administrator", "admin", actor_label="cli")
+    admin, password = create_account(email, "Administrator", "admin", actor_label="cli")
     db.session.commit()
     click.echo(f"first admin created: {email}")
     click.echo(f"one-time password:   {password}")
-    click.echo("you will choose a new password and set up two-factor sign-in at first login")
+    click.echo(f"sign in with it at /login, then {steps.describe(admin)}")
 
 
 @tokens_cli.command("create")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 
 from hotline.cases.vocabularies import LANGUAGES
 
 
 def select_locale() -> str:
-    """Locale for this request: an explicit choice, then ``?lang=``, then Accept-Language."""
+    """Locale for this request: an explicit choice, then ``?lang=``, then Accept-Language.
+
+    Outside a request (a CLI command) it is the default language.
+    """
+    if not has_request_context():
+        return current_app.config.get("DEFAULT_LANGUAGE", "en")
     chosen = getattr(g, "lang", None)
     if chosen in LANGUAGES:
         return chosen

@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 
 from hotline import audit
-from hotline.auth import totp
+from hotline.auth import steps, totp
 from hotline.auth.accounts import AccountError, change_password
 from hotline.auth.forms import ChangePasswordForm, CodeForm, LoginForm, NewPasswordForm
 from hotline.auth.guards import fully_authenticated, staff_required
@@ -37,6 +37,7 @@ from hotline.extensions import db, limiter
 from hotline.models import User
 
 bp = Blueprint("auth", __name__)
+bp.add_app_template_global(steps.step_texts, "first_sign_in_steps")
 
 RESTART_MESSAGE = "Your sign-in took too long or was interrupted. Please start again."
 
