@@ -4,8 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 STAMP  := $(VENV)/.installed
+# make run PORT=5050: where the local server listens (simulate follows it, see config.py).
+PORT   ?= 5000
+# The browser the suite drives; scripts/system-packages.sh installs Debian's when missing.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 
-.PHONY: run test test-postgres lint translations install clean-instance
+.PHONY: run test test-postgres lint translations install system-packages clean-instance
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,19 +24,26 @@ translations: $(STAMP)
 	@if ls hotline/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 		$(BIN)/pybabel compile -d hotline/translations; fi
 
-## Start the app on SQLite in instance/ at http://127.0.0.1:5000
+## Start the app on SQLite in instance/ at http://127.0.0.1:$(PORT) (default 5000)
 run: $(STAMP) translations
 	$(FLASK) db upgrade
 	$(FLASK) users ensure-admin
-	@echo "Hotline is starting on http://127.0.0.1:5000 (sign in at /login; Ctrl-C stops it)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@mkdir -p instance && echo $(PORT) > instance/run-port
+	@echo ""
+	@echo "Hotline is starting. Open  http://127.0.0.1:$(PORT)/login  (staff)  or  http://127.0.0.1:$(PORT)/  (public page); Ctrl-C stops it."
+	@echo ""
+	PORT=$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+## Debian packages the suite needs (Chromium, nginx): installed when missing
+system-packages:
+	@bash scripts/system-packages.sh
 
 ## The whole test suite on SQLite
-test: $(STAMP) translations
+test: system-packages $(STAMP) translations
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## The whole suite against PostgreSQL (DATABASE base URL in HOTLINE_TEST_DATABASE_URL)
-test-postgres: $(STAMP) translations
+test-postgres: system-packages $(STAMP) translations
 	HOTLINE_TEST_DATABASE_URL=$${HOTLINE_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 		$(BIN)/pytest -q -p no:cacheprovider
 

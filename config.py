@@ -29,6 +29,9 @@ SECRET_FILES = {
 # A stand-in Twilio token for purely local runs (no Twilio account configured), so
 # ``simulate`` can sign requests and the app can check them out of the box.
 LOCAL_TWILIO_TOKEN_FILE = "twilio_local_auth_token"  # noqa: S105 - a file name, not a secret
+# ``make run PORT=…`` writes the port it serves on here, so ``simulate`` in a second
+# terminal (without that variable) sends to the same server.
+RUN_PORT_FILE = "run-port"
 
 
 class ConfigError(RuntimeError):
@@ -152,6 +155,11 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
 
     SPOOL_DIR: str | None = None
+    # The local server's port (``make run PORT=5050``) and where ``simulate`` sends to.
+    PORT = 5000
+    # ``human``: one readable line per request and event (development default);
+    # ``json``: one JSON object per line (production default, for log collectors).
+    LOG_FORMAT = "human"
     # Voice: a number the fallback dials when the app fails; recorded menu prompts
     # per language ({"ko": "https://…/ko.mp3"}) played instead of text-to-speech.
     VOICE_BACKUP_NUMBER: str | None = None
@@ -211,6 +219,10 @@ def load_config(
         cfg["SPOOL_DIR"] = env["SPOOL_DIR"]
     cfg["OUTBOX_BACKGROUND_THREAD"] = _flag(env.get("OUTBOX_BACKGROUND_THREAD"), not production)
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
+    cfg["PORT"] = _port(env, instance)
+    cfg["LOG_FORMAT"] = (env.get("LOG_FORMAT") or ("json" if production else "human")).lower()
+    if cfg["LOG_FORMAT"] not in ("human", "json"):
+        raise ConfigError(f"LOG_FORMAT must be human or json, got {cfg['LOG_FORMAT']!r}")
     cfg["SESSION_COOKIE_SECURE"] = production
 
     cfg.update(overrides)
@@ -234,6 +246,18 @@ def load_config(
     if cfg.get("SPOOL_DIR") is None:
         cfg["SPOOL_DIR"] = str(instance / "spool")
     return cfg
+
+
+def _port(env: Mapping[str, str], instance: Path) -> int:
+    """``PORT`` from the environment, else the one ``make run`` last served on, else 5000."""
+    if not env.get("PORT"):
+        recorded = instance / RUN_PORT_FILE
+        if recorded.is_file():
+            env = {"PORT": recorded.read_text().strip()}
+    port = _int(env, "PORT", Config.PORT)
+    if not 0 < port < 65536:
+        raise ConfigError(f"PORT must be between 1 and 65535, got {port}")
+    return port
 
 
 def _check_production(cfg: Mapping[str, Any]) -> None:

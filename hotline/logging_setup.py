@@ -1,7 +1,10 @@
 """Structured, data-free log lines for operators.
 
-Every log line goes to stderr as one JSON object: time, level, logger, event name,
-the request id, and the event's fields. Events are named (``intake.received``,
+In production every log line goes to stderr as one JSON object: time, level, logger,
+event name, the request id, and the event's fields. In development (``LOG_FORMAT``
+defaults to ``human`` there) the same records are one short readable line each, and a
+request is one line: time, method, route, status, milliseconds (the dev server's own
+request line, which would say it a second time, is left out). Events are named (``intake.received``,
 ``http.request``, ``retention.purged`` …) and carry only references and counts, never
 caller numbers, message text, receipts, passwords, TOTP codes or visitor IPs.
 
@@ -18,8 +21,11 @@ Third-party loggers that would otherwise write such data are tamed here, in one 
 - exceptions are rendered as their type and the frames' file:line only, because an
   exception's message may quote data.
 
-A last-line scrubber in the formatter replaces anything shaped like an E.164 number or
-an IPv4 address, in case a future log call slips.
+A last-line scrubber in both formatters replaces anything shaped like an E.164 number or
+an IP address, in case a future log call slips; loopback addresses (``127.0.0.0/8``,
+``0.0.0.0``) are nobody's personal data and stay, so the dev server's "Running on
+http://127.0.0.1:5000" is readable. Terminal colour codes (werkzeug adds them on a
+terminal) are removed, so no escape sequence ends up inside a JSON line.
 """
 
 from __future__ import annotations
@@ -37,12 +43,16 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_EVENT = "http.request"
 # A proxy-supplied request id is kept only when it looks like one (never user text).
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 APP_LOGGER = "hotline"
 
 _E164 = re.compile(r"(?:whatsapp:)?\+\d{6,15}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+_NOT_PERSONAL_IPV4 = re.compile(r"^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|0\.0\.0\.0)$")
+# A colour code, raw or as json.dumps writes it.
+_ANSI = re.compile(r"(?:\x1b|\\u001b)\[[0-9;]*[A-Za-z]")
 _IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
 _WERKZEUG_LINE = re.compile(r"^\S+ - - \[")
 _QUERY = re.compile(r"\?[^ \"]*")
@@ -50,10 +60,19 @@ REDACTED = "[redacted]"
 _MARK = "_hotline_filter"
 
 
+LOG_FORMATS = ("human", "json")
+
+
+def _ipv4(match: re.Match[str]) -> str:
+    return match.group(0) if _NOT_PERSONAL_IPV4.match(match.group(0)) else REDACTED
+
+
 def scrub(text: str) -> str:
-    """Replace anything shaped like a phone number or an IP address."""
+    """Replace anything shaped like a phone number or a (non-loopback) IP address, and
+    drop terminal colour codes."""
+    text = _ANSI.sub("", text)
     text = _E164.sub(REDACTED, text)
-    text = _IPV4.sub(REDACTED, text)
+    text = _IPV4.sub(_ipv4, text)
     return _IPV6.sub(REDACTED, text)
 
 
@@ -82,6 +101,42 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             entry["error"] = describe_exception(record.exc_info[1])
         return scrub(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+class HumanFormatter(logging.Formatter):
+    """One readable line per record for a developer's terminal (same scrubbing as JSON).
+
+    ``18:40:01  GET /dashboard/ 200 12.3 ms`` for a request (the route pattern, never the
+    path a visitor typed), ``18:40:02  info  hotline.intake  intake.received channel=sms``
+    for an event.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        fields = getattr(record, "fields", None)
+        fields = fields if isinstance(fields, dict) else {}
+        message = record.getMessage()
+        if message == REQUEST_EVENT:
+            line = (f"{fields.get('method')} {fields.get('route') or '(no route)'} "
+                    f"{fields.get('status')} {fields.get('ms')} ms")
+        else:
+            extra = " ".join(f"{key}={value}" for key, value in fields.items())
+            line = f"{record.levelname.lower():<7} {record.name}  {message} {extra}"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += "  error=" + describe_exception(record.exc_info[1])
+        # The time stays out of the scrubber: "18:40:01" is shaped like an IPv6 address.
+        return f"{when}  {scrub(line.rstrip())}"
+
+
+class DevServerRequestFilter(logging.Filter):
+    """Leaves out the dev server's request lines: ``http.request`` already tells them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "werkzeug" and isinstance(record.msg, str)
+                    and _WERKZEUG_LINE.match(record.msg) is not None)
+
+
+FORMATTERS: dict[str, type[logging.Formatter]] = {"human": HumanFormatter, "json": JsonFormatter}
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -151,29 +206,36 @@ def _install_once(logger: logging.Logger, flt: logging.Filter) -> None:
         logger.addFilter(flt)
 
 
-def _install_handler() -> None:
+def _install_handler(log_format: str) -> None:
     root = logging.getLogger()
-    if any(getattr(h, _MARK, None) == "json" for h in root.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    setattr(handler, _MARK, "json")
-    root.addHandler(handler)
+    handler = next((h for h in root.handlers if getattr(h, _MARK, None) == "handler"), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.INFO)
+        handler.addFilter(RequestIdFilter())
+        setattr(handler, _MARK, "handler")
+        root.addHandler(handler)
+    handler.setFormatter(FORMATTERS[log_format]())
+    for existing in list(handler.filters):
+        if isinstance(existing, DevServerRequestFilter):
+            handler.removeFilter(existing)
+    if log_format == "human":
+        handler.addFilter(DevServerRequestFilter())
 
 
 def configure_logging(app: Flask) -> None:
-    """Install the JSON handler, the third-party filters and the request-id hooks.
+    """Install the handler (``LOG_FORMAT``: human or JSON), the third-party filters and
+    the request-id hooks.
 
-    Idempotent: several apps in one process (tests) share one handler.
+    Idempotent: several apps in one process (tests) share one handler; the last app
+    configured chooses its format.
     """
     for name, filter_class in THIRD_PARTY_FILTERS.items():
         _install_once(logging.getLogger(name), filter_class())
     app_logger = logging.getLogger(APP_LOGGER)
     if app_logger.level == logging.NOTSET:
         app_logger.setLevel(logging.INFO)
-    _install_handler()
+    _install_handler(app.config.get("LOG_FORMAT") or "json")
     request_log = logging.getLogger("hotline.request")
 
     @app.before_request
@@ -189,7 +251,7 @@ def configure_logging(app: Flask) -> None:
             response.headers[REQUEST_ID_HEADER] = request_id
         started = g.get("request_started")
         # The route pattern, not the path: a path can carry whatever a visitor typed.
-        log_event(request_log, "http.request", method=request.method,
+        log_event(request_log, REQUEST_EVENT, method=request.method,
                   route=request.url_rule.rule if request.url_rule else None,
                   status=response.status_code,
                   ms=round((time.monotonic() - started) * 1000, 1) if started else None)

@@ -26,7 +26,7 @@ outbox_cli = AppGroup("outbox", help="Send queued replies through Twilio.")
 simulate_cli = AppGroup("simulate", help="Send signed Twilio webhooks to a running server.")
 
 SIMULATE_TIMEOUT_SECONDS = 20
-DEFAULT_URL = "http://127.0.0.1:5000"
+URL_HELP = "The running server (default: http://127.0.0.1:PORT, the port make run serves on)."
 HOTLINE_NUMBER = "+15005550006"
 
 
@@ -78,7 +78,9 @@ def _post(base_url: str, path: str, params: dict[str, str]) -> tuple[int, str]:
         raise click.ClickException(f"cannot reach {base_url}: {exc.reason}") from exc
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str | None) -> str:
+    if url is None:
+        return f"http://127.0.0.1:{current_app.config['PORT']}"
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--url")
     return url
@@ -98,10 +100,10 @@ def _sid(prefix: str) -> str:
 @click.option("--from", "sender", required=True, help="+7… or whatsapp:+7…")
 @click.option("--body", required=True)
 @click.option("--to", default=HOTLINE_NUMBER, show_default=True)
-@click.option("--url", default=DEFAULT_URL, show_default=True, help="The running server.")
-def simulate_sms(sender: str, body: str, to: str, url: str) -> None:
+@click.option("--url", default=None, help=URL_HELP)
+def simulate_sms(sender: str, body: str, to: str, url: str | None) -> None:
     """Send one inbound SMS (or WhatsApp message) as Twilio would."""
-    _check_url(url)
+    url = _check_url(url)
     params = {"MessageSid": _sid("SM"), "AccountSid": _sid("AC"), "From": sender, "To": to,
               "Body": body, "NumMedia": "0"}
     _show("/twilio/sms", *_post(url, "/twilio/sms", params))
@@ -112,10 +114,10 @@ def simulate_sms(sender: str, body: str, to: str, url: str) -> None:
 @click.option("--digits", default="1", show_default=True, help="The menu key pressed.")
 @click.option("--answered", is_flag=True, help="Pretend a staff member took the call.")
 @click.option("--to", default=HOTLINE_NUMBER, show_default=True)
-@click.option("--url", default=DEFAULT_URL, show_default=True, help="The running server.")
-def simulate_call(sender: str, digits: str, answered: bool, to: str, url: str) -> None:
+@click.option("--url", default=None, help=URL_HELP)
+def simulate_call(sender: str, digits: str, answered: bool, to: str, url: str | None) -> None:
     """Walk one call through the menu, the ringing and the end of the call."""
-    _check_url(url)
+    url = _check_url(url)
     base = {"CallSid": _sid("CA"), "AccountSid": _sid("AC"), "From": sender, "To": to,
             "Direction": "inbound"}
     steps = [
