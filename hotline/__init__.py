@@ -69,11 +69,11 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.api.v1 import bp as api_bp
     from hotline.auth.session import register as register_auth
     from hotline.auth.views import bp as auth_bp
+    from hotline.channels.twilio.sms import bp as sms_bp
+    from hotline.channels.twilio.voice import bp as voice_bp
+    from hotline.channels.web.views import bp as public_bp
     from hotline.dashboard import bp as dashboard_bp
     from hotline.health import bp as health_bp
-    from hotline.intake.twilio_sms import bp as sms_bp
-    from hotline.intake.twilio_voice import bp as voice_bp
-    from hotline.intake.web import bp as public_bp
     from hotline.messaging import init_app as init_messaging
     from hotline.reports.views import bp as reports_bp
 

@@ -14,8 +14,13 @@ from hotline.api.tokens import TOKEN_ROLES, create_token
 from hotline.auth import steps
 from hotline.auth.accounts import AccountError, create_account
 from hotline.cases.vocabularies import ROLES
+from hotline.channels.twilio.simulate import simulate_cli
+from hotline.demo import demo_cli
 from hotline.extensions import db
+from hotline.intake.cli import intake_cli
+from hotline.messaging.cli import outbox_cli
 from hotline.models import User
+from hotline.ops.commands import keys_cli, retention_cli
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
@@ -81,10 +86,6 @@ def audit_verify() -> None:
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app``."""
-    from hotline.demo import demo_cli
-    from hotline.intake.cli import intake_cli, outbox_cli, simulate_cli
-    from hotline.ops.commands import keys_cli, retention_cli
-
     groups = (users_cli, tokens_cli, audit_cli, intake_cli, outbox_cli, simulate_cli,
               keys_cli, retention_cli, demo_cli)
     for group in groups:

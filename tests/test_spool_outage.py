@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from hotline.channels.replies import voicemail_prompt
 from hotline.extensions import db
 from hotline.intake import spool
-from hotline.intake.replies import voicemail_prompt
 from hotline.models import Case, Interaction
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.twilio_fakes import parse_twiml, post_signed

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from hotline.channels.replies import AUTO_REPLY, SMS_SEGMENT_UCS2, auto_reply
 from hotline.extensions import db
-from hotline.intake.replies import AUTO_REPLY, SMS_SEGMENT_UCS2, auto_reply
 from hotline.models import Caller, Case, Interaction, MessageStatusEvent
 
 SENDER = "+79161234567"

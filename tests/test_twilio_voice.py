@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from hotline.channels.replies import apology, menu_prompt, voicemail_prompt, voicemail_thanks
+from hotline.channels.twilio.calls import MAX_DIAL_NUMBERS, needs_callback
 from hotline.extensions import db
-from hotline.intake.replies import apology, menu_prompt, voicemail_prompt, voicemail_thanks
-from hotline.intake.twilio_voice import MAX_DIAL_NUMBERS, needs_callback
 from hotline.models import Case, Interaction
 from tests.conftest import PUBLIC_BASE_URL
 from tests.twilio_fakes import parse_twiml, post_signed, signed_headers

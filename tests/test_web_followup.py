@@ -7,15 +7,15 @@ import pytest
 from sqlalchemy import func, select
 
 from hotline.cases.references import format_reference
-from hotline.extensions import db
-from hotline.intake.web import (
+from hotline.channels.web.intake import THREAD_TEXT_BUDGET_BYTES
+from hotline.channels.web.views import (
     FOLLOWUP_FAILURES_PER_ADDRESS,
     FOLLOWUP_FAILURES_PER_REFERENCE,
     FOLLOWUP_IDLE_SECONDS,
     FOLLOWUP_MAX_SECONDS,
     FOLLOWUP_SESSION_KEY,
 )
-from hotline.intake.web_intake import THREAD_TEXT_BUDGET_BYTES
+from hotline.extensions import db
 from hotline.models import AuditEvent, Case, Interaction, utcnow
 from tests.web_helpers import (
     followup_login,

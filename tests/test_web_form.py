@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hotline.cases.vocabularies import LANGUAGE_NAMES
+from hotline.channels.web.forms import NAME_MAX_CHARS
+from hotline.channels.web.intake import CONTACT_SECTION_LABEL
+from hotline.channels.web.views import SUBMIT_LIMIT
 from hotline.extensions import db
-from hotline.intake.web import SUBMIT_LIMIT
-from hotline.intake.web_forms import NAME_MAX_CHARS
-from hotline.intake.web_intake import CONTACT_SECTION_LABEL
 from hotline.models import AuditEvent, Caller, Case, Interaction
 from tests.web_helpers import (
     contact_form,

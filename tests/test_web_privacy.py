@@ -8,8 +8,8 @@ import re
 import limits
 import pytest
 
-from hotline.intake.access_log import AnonymousAccessLog
-from hotline.intake.web import FOLLOWUP_FAILURES_PER_ADDRESS, SUBMIT_LIMIT
+from hotline.channels.web.views import FOLLOWUP_FAILURES_PER_ADDRESS, SUBMIT_LIMIT
+from hotline.logging_setup import WerkzeugFilter
 from tests.web_helpers import (
     contact_form,
     followup_login,
@@ -125,13 +125,13 @@ def test_development_server_request_lines_lose_the_client_address(address):
         "werkzeug", logging.INFO, __file__, 1,
         f'{address} - - [26/Nov/2026 21:00:00] "%s" %s %s\n', ("GET /ko/ HTTP/1.1", "200", "-"),
         None)
-    assert AnonymousAccessLog().filter(record)
+    assert WerkzeugFilter().filter(record)
     assert address not in record.getMessage()
     assert record.getMessage().startswith('- - - [26/Nov/2026 21:00:00] "GET /ko/ HTTP/1.1" 200')
 
 
 def test_the_access_log_filter_is_installed(app):
-    assert any(isinstance(f, AnonymousAccessLog) for f in logging.getLogger("werkzeug").filters)
+    assert any(isinstance(f, WerkzeugFilter) for f in logging.getLogger("werkzeug").filters)
 
 
 def test_success_page_hidden_fields_are_not_reused(client):

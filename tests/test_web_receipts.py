@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.extensions import db
-from hotline.intake.receipts import (
+from hotline.channels.web.receipts import (
     RECEIPT_DIGITS,
     ReceiptRefused,
     authenticate,
@@ -14,6 +13,7 @@ from hotline.intake.receipts import (
     new_receipt,
     normalise_receipt,
 )
+from hotline.extensions import db
 from hotline.intake.service import receive
 
 

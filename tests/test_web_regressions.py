@@ -1,6 +1,6 @@
 """Regressions found by the robustness sweep on the public form's error pages."""
 
-from hotline.intake.web import SUBMIT_LIMIT
+from hotline.channels.web.views import SUBMIT_LIMIT
 
 
 def test_oversized_body_after_the_rate_limit_is_a_clean_error(make_app):

@@ -11,8 +11,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, text
 
 from hotline.api.tokens import create_token
+from hotline.channels.web.intake import submission_key
 from hotline.extensions import db
-from hotline.intake.web_intake import submission_key
 from hotline.models import Case, Interaction
 from tests.web_helpers import (
     contact_form,

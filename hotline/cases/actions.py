@@ -22,6 +22,7 @@ from hotline.cases.access import can_assign_others, can_view
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
 from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
 from hotline.extensions import db
+from hotline.messaging.outbox import queue_reply
 from hotline.models import Case, Interaction, User, utcnow
 
 MAX_NOTE_LENGTH = 10_000
@@ -234,8 +235,6 @@ def reply(case: Case, actor: User, version: int | None, body: str | None) -> Int
     def change() -> dict[str, Any]:
         if case.caller.opted_out and case.channel != "web":
             raise InvalidAction("the caller opted out (STOP): no message can be sent")
-        from hotline.messaging.outbox import queue_reply
-
         interaction = queue_reply(case, text, actor)
         if case.first_response_at is None:
             case.first_response_at = utcnow()

@@ -37,6 +37,7 @@ from hotline.crypto import mask_number
 from hotline.dashboard import queue as queue_mod
 from hotline.dashboard.forms import FORM_CLASSES, RevealForm, build_form, label
 from hotline.extensions import db
+from hotline.messaging.recordings import open_recording
 from hotline.models import Case, Interaction, User, utcnow
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -275,10 +276,6 @@ def voicemail(reference: str, interaction_id: int) -> Any:
                    if interaction_id <= queue_mod.MAX_ID else None)
     if interaction is None or interaction.case_id != case.id or interaction.kind != "voicemail":
         abort(404, description="No such recording.")
-    try:
-        from hotline.messaging.recordings import open_recording
-    except ImportError:
-        abort(502, description="Recordings cannot be fetched right now.")
     try:
         chunks, content_type = open_recording(interaction)
     except (LookupError, FileNotFoundError):

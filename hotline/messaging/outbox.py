@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from hotline.extensions import db
+from hotline.intake.webhooks import public_url
 from hotline.messaging.delivery import best_recorded, ours
 from hotline.models import Case, Interaction, User, utcnow
 from hotline.twilio_client import is_configured, twilio_client
@@ -40,7 +41,6 @@ SENDING_LEASE_SECONDS = 600
 BATCH_SIZE = 50
 # Twilio concatenates up to 1600 characters into one SMS; WhatsApp allows more.
 REPLY_MAX_CHARS = 1600
-STATUS_CALLBACK_PATH = "/twilio/sms/status"
 
 NOT_CONFIGURED = "not sent: Twilio is not configured"
 NO_SENDER = "not sent: TWILIO_MESSAGING_FROM is not set"
@@ -198,9 +198,8 @@ def _send(message_id: int, now: datetime) -> str:
         return "not_sent"
     to, sender = _addresses(message)
     kwargs = {"to": to, "from_": sender, "body": message.body or ""}
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        kwargs["status_callback"] = base + STATUS_CALLBACK_PATH
+    if current_app.config.get("PUBLIC_BASE_URL"):
+        kwargs["status_callback"] = public_url("twilio_sms.message_status")
     message.send_attempts = (message.send_attempts or 0) + 1
     try:
         created = twilio_client().messages.create(**kwargs)

@@ -8,7 +8,6 @@ the caller's language. ``/twilio/sms/status`` records delivery of our replies.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,38 +15,25 @@ from flask import Blueprint, Response, abort, current_app
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
-from hotline.intake.language import script_language
-from hotline.intake.replies import auto_reply
+from hotline.channels.replies import auto_reply
+from hotline.channels.twilio.twiml import twiml
 from hotline.intake.service import IntakeError, IntakeResult, receive
 from hotline.intake.signature import twilio_form, twilio_webhook
 from hotline.intake.spool import SpoolError, durable, is_replay, spool_current_request
+from hotline.intake.webhooks import ERROR_CODE_PATTERN, SID_PATTERN, required
+from hotline.languages import script_language
+from hotline.messaging.delivery import UnknownStatus, record_status
+from hotline.messaging.outbox import store_outgoing
 from hotline.models import Caller, utcnow
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
-SID_PATTERN = re.compile(r"^[A-Za-z0-9]{2,64}$")
-ERROR_CODE_PATTERN = re.compile(r"^[0-9]{1,16}$")
 MAX_MEDIA = 10
 # Twilio's standard opt-out / opt-in keywords, plus the Russian/Ukrainian and Korean
 # word for "stop": a caller on a monitored phone must be able to make replies stop.
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
                               "OPTOUT", "REVOKE", "СТОП", "중지"})
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP", "OPTIN"})
-
-
-def twiml(response: MessagingResponse | str) -> Response:
-    """A TwiML answer as ``text/xml``."""
-    return Response(str(response), mimetype="text/xml")
-
-
-def required(form: ImmutableMultiDict, name: str, pattern: re.Pattern[str] | None = None) -> str:
-    """A required form field, or 400 naming it."""
-    value = (form.get(name) or "").strip()
-    if not value:
-        abort(400, description=f"missing {name}")
-    if pattern is not None and not pattern.match(value):
-        abort(400, description=f"malformed {name}")
-    return value
 
 
 def opt_keyword(form: ImmutableMultiDict) -> tuple[str, str] | None:
@@ -124,8 +110,6 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
     def finish(result: IntakeResult) -> None:
         if replies and is_replay():
             # Twilio got an empty answer while the database was away: send it now.
-            from hotline.messaging.outbox import store_outgoing
-
             store_outgoing(result.case, replies[0], None, meta={"auto_reply": True})
 
     try:
@@ -181,8 +165,6 @@ def inbound_message() -> Response:
 @durable(offline=lambda _form: Response(status=204))
 def message_status() -> Response:
     """Record one delivery-status callback for an outbound message; 204."""
-    from hotline.messaging.delivery import UnknownStatus, record_status
-
     form = twilio_form()
     sid = required(form, "MessageSid", SID_PATTERN)
     status = required(form, "MessageStatus")

@@ -1,6 +1,6 @@
 """The public web channel: landing page with the contact form, and the follow-up pages.
 
-Thin views over ``web_intake`` and ``receipts``. Every page is small, self-contained
+Thin views over ``intake`` and ``receipts``. Every page is small, self-contained
 (nothing from other hosts, no JavaScript) and in the visitor's language. Errors of any
 kind (field errors, an expired form, a rate limit) redraw the form with everything the
 visitor typed, except the secret receipt. Rate limits are keyed by a keyed hash of the
@@ -34,12 +34,8 @@ from werkzeug.exceptions import HTTPException
 
 from hotline.cases.references import format_reference, new_reference, parse_reference
 from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES
-from hotline.crypto import cipher
-from hotline.extensions import db, limiter
-from hotline.intake import access_log
-from hotline.intake.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
-from hotline.intake.web_forms import ContactForm, FollowupLoginForm, FollowupMessageForm
-from hotline.intake.web_intake import (
+from hotline.channels.web.forms import ContactForm, FollowupLoginForm, FollowupMessageForm
+from hotline.channels.web.intake import (
     FollowupClosed,
     add_message,
     latest_case,
@@ -47,6 +43,9 @@ from hotline.intake.web_intake import (
     submit,
     thread,
 )
+from hotline.channels.web.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
+from hotline.crypto import cipher
+from hotline.extensions import db, limiter
 from hotline.models import Case
 
 bp = Blueprint("public", __name__)
@@ -65,11 +64,6 @@ FOLLOWUP_IDLE_SECONDS = 15 * 60
 FOLLOWUP_MAX_SECONDS = 60 * 60
 
 LANG_PATH = "<any(" + ",".join(LANGUAGES) + "):lang>"
-
-
-@bp.record_once
-def _on_register(state: Any) -> None:  # noqa: ANN401 - Flask's BlueprintSetupState
-    access_log.install()
 
 
 def _visitor_key() -> str:

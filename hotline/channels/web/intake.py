@@ -23,9 +23,9 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 
 from hotline import audit
+from hotline.channels.web.receipts import hash_receipt, new_receipt
 from hotline.crypto import cipher
 from hotline.extensions import db
-from hotline.intake.receipts import hash_receipt, new_receipt
 from hotline.intake.service import receive
 from hotline.models import Case, Interaction
 

@@ -1,0 +1,165 @@
+"""TwiML answers: the ``twiml()`` response helper and the voice answers a caller hears.
+
+Each builder returns the whole answer of a voice route. The URLs inside (where Twilio
+posts the caller's key, the dial result, the recording) are built with
+``webhooks.public_url`` from the route names, and carry the caller's language
+(``?lang=``) so that the answers after the menu need no database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.channels import replies
+from hotline.intake.webhooks import public_url
+
+SAY_LANGUAGE = {"ko": "ko-KR", "ru": "ru-RU", "uk": "uk-UA", "en": "en-US"}
+MENU_TIMEOUT_SECONDS = 6
+MENU_REPEATS = 2
+DIAL_TIMEOUT_SECONDS = 20
+BACKUP_DIAL_TIMEOUT_SECONDS = 30
+SCREEN_TIMEOUT_SECONDS = 8
+RECORD_SILENCE_SECONDS = 10
+
+
+def twiml(response: MessagingResponse | VoiceResponse | str) -> Response:
+    """A TwiML answer as ``text/xml``."""
+    return Response(str(response), mimetype="text/xml")
+
+
+# ---- the caller's language ---------------------------------------------------------------
+
+def ivr_languages() -> list[str]:
+    """The menu languages in key order (``IVR_LANGUAGES``), unknown codes left out."""
+    return [code for code in current_app.config["IVR_LANGUAGES"] if code in SAY_LANGUAGE]
+
+
+def default_language() -> str:
+    """The language of voicemail when the caller chose none."""
+    code = current_app.config.get("DEFAULT_LANGUAGE") or "en"
+    return code if code in SAY_LANGUAGE else "en"
+
+
+def language_param() -> str:
+    """The caller's language from the ``lang`` query parameter, else the default."""
+    code = request.args.get("lang", "")
+    return code if code in SAY_LANGUAGE else default_language()
+
+
+def language_for_digits(digits: str | None) -> str | None:
+    """The language a menu key selects, or None for any other input."""
+    languages = ivr_languages()
+    digits = (digits or "").strip()
+    if len(digits) == 1 and digits.isdigit() and 1 <= int(digits) <= len(languages):
+        return languages[int(digits) - 1]
+    return None
+
+
+# ---- builders ----------------------------------------------------------------------------
+
+def _prompt(element: Any, language: str, text: str) -> None:  # noqa: ANN401 - a TwiML verb
+    recording = (current_app.config.get("IVR_PROMPT_URLS") or {}).get(language)
+    if recording:
+        element.play(recording)
+    else:
+        element.say(text, language=SAY_LANGUAGE[language])
+
+
+def add_menu(response: VoiceResponse, repeats: int) -> None:
+    """The language menu, repeated ``repeats`` times, then voicemail in the default language."""
+    for _ in range(repeats):
+        gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT_SECONDS, method="POST",
+                                 action=public_url("twilio_voice.choose_language"))
+        for position, language in enumerate(ivr_languages(), start=1):
+            _prompt(gather, language, replies.menu_prompt(language, position))
+    add_voicemail(response, default_language())
+
+
+def add_voicemail(response: VoiceResponse, language: str, *, prompt: bool = True) -> None:
+    """The voicemail prompt and ``Record``; the recording reports to ``/recording``."""
+    if prompt:
+        response.say(replies.voicemail_prompt(language), language=SAY_LANGUAGE[language])
+    response.record(
+        max_length=current_app.config["VOICEMAIL_MAX_SECONDS"], play_beep=True,
+        timeout=RECORD_SILENCE_SECONDS, method="POST",
+        action=public_url("twilio_voice.recorded", lang=language),
+        recording_status_callback=public_url("twilio_voice.recording"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    response.hangup()
+
+
+def menu_answer(repeats: int = MENU_REPEATS) -> Response:
+    """The language menu as an answer."""
+    response = VoiceResponse()
+    add_menu(response, repeats)
+    return twiml(response)
+
+
+def voicemail_answer(language: str) -> Response:
+    """Voicemail in ``language`` as an answer."""
+    response = VoiceResponse()
+    add_voicemail(response, language)
+    return twiml(response)
+
+
+def hangup_answer() -> Response:
+    """Hang up."""
+    response = VoiceResponse()
+    response.hangup()
+    return twiml(response)
+
+
+def dial_answer(language: str, numbers: list[str], hotline_number: str | None) -> Response:
+    """Ring every number at once; each staff member is screened before the call joins."""
+    response = VoiceResponse()
+    response.say(replies.connecting(language), language=SAY_LANGUAGE[language])
+    # The hotline's number, not the caller's, shows up in staff phones' call logs.
+    dial = response.dial(timeout=DIAL_TIMEOUT_SECONDS, answer_on_bridge=True, method="POST",
+                         action=public_url("twilio_voice.dial_result", lang=language),
+                         caller_id=hotline_number or None)
+    for number in numbers:
+        dial.number(number, url=public_url("twilio_voice.screen", lang=language),
+                    method="POST")
+    return twiml(response)
+
+
+def screen_answer(language: str) -> Response:
+    """Asked of the staff member who picks up: press 1 to take the call, else hang up."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
+                             action=public_url("twilio_voice.screen", lang=language))
+    gather.say(replies.screen_prompt(language), language=SAY_LANGUAGE["en"])
+    response.hangup()
+    return twiml(response)
+
+
+def thanks_answer(language: str) -> Response:
+    """Thank the caller for the voicemail in their language and hang up."""
+    response = VoiceResponse()
+    response.say(replies.voicemail_thanks(language), language=SAY_LANGUAGE[language])
+    response.hangup()
+    return twiml(response)
+
+
+def apology_answer() -> Response:
+    """The fallback: an apology in every language, then a backup number or voicemail."""
+    response = VoiceResponse()
+    for language in ivr_languages() or ["en"]:
+        response.say(replies.apology(language), language=SAY_LANGUAGE[language])
+    backup = current_app.config.get("VOICE_BACKUP_NUMBER")
+    if backup:
+        dial = response.dial(timeout=BACKUP_DIAL_TIMEOUT_SECONDS, method="POST",
+                             action=public_url("twilio_voice.dial_result",
+                                               lang=default_language()))
+        dial.number(backup)
+        return twiml(response)
+    for language in ivr_languages() or ["en"]:
+        response.say(replies.voicemail_prompt(language), language=SAY_LANGUAGE[language])
+    add_voicemail(response, default_language(), prompt=False)
+    return twiml(response)

@@ -1,0 +1,270 @@
+"""Twilio voice webhooks (the IVR): the language menu, ringing staff on duty, voicemail.
+
+Every answer is TwiML a caller can hear, whatever happens: bad input gets a safe
+answer (never a 4xx/5xx, which Twilio turns into "an application error has
+occurred"), and a failed database write spools the request (see ``spool``) and
+answers as the call would go on without a database: the menu, then voicemail.
+The caller's language travels in the callback URLs (``?lang=``), so answers after
+the menu need no database either.
+
+The answers are built in ``twiml``; the call record and the roster are in ``calls``.
+One ``call`` interaction per CallSid, one ``voicemail`` per RecordingSid.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException
+
+from hotline.channels.twilio.calls import (
+    ANSWERED,
+    CALL_STATUSES,
+    DIAL_STATUSES,
+    FINAL_CALL_STATUSES,
+    ensure_call,
+    find_call,
+    on_duty_numbers,
+    update_call,
+)
+from hotline.channels.twilio.twiml import (
+    apology_answer,
+    dial_answer,
+    hangup_answer,
+    language_for_digits,
+    language_param,
+    menu_answer,
+    screen_answer,
+    thanks_answer,
+    twiml,
+    voicemail_answer,
+)
+from hotline.crypto import AddressError, normalise_address
+from hotline.extensions import db
+from hotline.intake.service import IntakeError, receive
+from hotline.intake.signature import twilio_form, twilio_webhook
+from hotline.intake.spool import NotYetKnown, SpoolError, durable, is_replay, spool_current_request
+from hotline.intake.webhooks import required_sid, valid_sid
+from hotline.models import Case
+
+bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
+
+# Callback routes answer Twilio, not a caller: they keep plain 4xx reasons.
+CALLBACK_ENDPOINTS = frozenset({"twilio_voice.recording", "twilio_voice.call_status"})
+
+
+def _hotline_number(form: ImmutableMultiDict) -> str | None:
+    try:
+        return normalise_address("phone", form.get("To") or "")
+    except AddressError:
+        return None
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(413)
+def unreadable_request(error: HTTPException) -> Response:
+    """A body that cannot even be parsed still gets TwiML the caller can hear.
+
+    The two callback routes (``/recording``, ``/status``) keep their plain 4xx reason.
+    """
+    if request.endpoint in CALLBACK_ENDPOINTS:
+        return Response((error.description or error.name) + "\n", status=error.code,
+                        mimetype="text/plain")
+    if request.endpoint == "twilio_voice.screen":
+        return hangup_answer()
+    if request.endpoint == "twilio_voice.incoming_call":
+        return menu_answer()
+    return voicemail_answer(language_param())
+
+
+# ---- routes --------------------------------------------------------------------------
+
+@bp.post("")
+@twilio_webhook
+@durable(offline=lambda _form: menu_answer(), always_answer=True)
+def incoming_call() -> Response:
+    """A call arrives: take it in, play the language menu."""
+    call_sid = valid_sid(twilio_form(), "CallSid")
+    if call_sid is not None:
+        ensure_call(twilio_form(), call_sid)
+    return menu_answer()
+
+
+def _offline_language(form: ImmutableMultiDict) -> Response:
+    language = language_for_digits(form.get("Digits"))
+    return voicemail_answer(language) if language else menu_answer(repeats=1)
+
+
+@bp.post("/language")
+@twilio_webhook
+@durable(offline=_offline_language, always_answer=True)
+def choose_language() -> Response:
+    """The caller pressed a key: set the case language, ring staff who speak it."""
+    form = twilio_form()
+    language = language_for_digits(form.get("Digits"))
+    if language is None:
+        return menu_answer(repeats=1)
+    call_sid = valid_sid(form, "CallSid")
+    if call_sid is None:
+        return voicemail_answer(language)
+    ensure_call(form, call_sid)
+    numbers: list[str] = [] if is_replay() else on_duty_numbers(language)
+
+    def choose(meta: dict, case: Case) -> None:
+        meta["language"] = language
+        case.language = language
+        case.caller.preferred_language = case.caller.preferred_language or language
+        if not numbers:
+            # Replayed: the caller went to voicemail while the database was away.
+            meta["dial_status"] = "unavailable" if is_replay() else "no-staff"
+
+    update_call(call_sid, choose)
+    if not numbers:
+        return voicemail_answer(language)
+    return dial_answer(language, numbers, _hotline_number(form))
+
+
+@bp.post("/screen")
+@twilio_webhook
+def screen() -> Response:
+    """Played to the staff member who picks up: 1 accepts, anything else hangs up.
+
+    A staff voicemail cannot press 1, so it never "answers" the caller.
+    """
+    form = twilio_form()
+    response = VoiceResponse()
+    if "Digits" in form:
+        if (form.get("Digits") or "").strip() == "1":
+            return twiml(response)  # an empty answer bridges the call
+        response.hangup()
+        return twiml(response)
+    return screen_answer(language_param())
+
+
+def _dial_status(form: ImmutableMultiDict) -> str:
+    status = (form.get("DialCallStatus") or "").strip().lower()
+    return status if status in DIAL_STATUSES else "unknown"
+
+
+def _dial_result_answer(form: ImmutableMultiDict) -> Response:
+    if _dial_status(form) in ANSWERED:
+        return hangup_answer()
+    return voicemail_answer(language_param())
+
+
+@bp.post("/dial-result")
+@twilio_webhook
+@durable(offline=_dial_result_answer, always_answer=True)
+def dial_result() -> Response:
+    """The ringing ended: hang up after a conversation, else offer voicemail."""
+    form = twilio_form()
+    call_sid = valid_sid(form, "CallSid")
+    if call_sid is not None:
+        ensure_call(form, call_sid)
+        status = _dial_status(form)
+
+        def record(meta: dict, _case: Case) -> None:
+            meta["dial_status"] = status
+
+        update_call(call_sid, record)
+    return _dial_result_answer(form)
+
+
+@bp.post("/recorded")
+@twilio_webhook
+def recorded() -> Response:
+    """The caller finished the voicemail: thank them in their language and hang up."""
+    return thanks_answer(language_param())
+
+
+@bp.post("/recording")
+@twilio_webhook
+@durable(offline=lambda _form: Response(status=204))
+def recording() -> Response:
+    """A recording is ready: attach the voicemail to the call's case (once); 204."""
+    form = twilio_form()
+    recording_sid = required_sid(form, "RecordingSid")
+    call_sid = required_sid(form, "CallSid")
+    status = (form.get("RecordingStatus") or "completed").strip().lower()
+    if status != "completed":
+        return Response(status=204)  # absent or failed: nothing to attach
+    url = (form.get("RecordingUrl") or "").strip()
+    if urlsplit(url).scheme != "https" or len(url) > 500:
+        abort(400, description="missing or malformed RecordingUrl")
+    try:
+        duration = int(form.get("RecordingDuration") or 0)
+    except ValueError:
+        abort(400, description="malformed RecordingDuration")
+    call = find_call(call_sid)
+    if call is None:
+        raise NotYetKnown(f"call {call_sid} not stored yet")
+    caller = call.case.caller
+    if not caller.address:
+        abort(400, description="the caller of this call was purged")
+    try:
+        result = receive(
+            channel="voice", address=caller.address, address_kind=caller.address_kind,
+            body=None, external_id=recording_sid, kind="voicemail",
+            meta={"recording_url": url, "duration": max(duration, 0), "call_sid": call_sid,
+                  "language": (call.meta or {}).get("language")},
+        )
+    except IntakeError as exc:
+        abort(400, description=str(exc))
+    voicemail_case_id = result.case.id
+
+    def attach(meta: dict, case: Case) -> None:
+        meta["voicemail"] = recording_sid
+        if voicemail_case_id != case.id:
+            # The call's case was closed meanwhile and the voicemail opened another.
+            db.session.get(Case, voicemail_case_id).callback_needed = True
+
+    update_call(call_sid, attach)
+    return Response(status=204)
+
+
+@bp.post("/status")
+@twilio_webhook
+@durable(offline=lambda _form: Response(status=204))
+def call_status() -> Response:
+    """The call ended (or changed state): record the outcome; 204."""
+    form = twilio_form()
+    call_sid = required_sid(form, "CallSid")
+    status = (form.get("CallStatus") or "").strip().lower()
+    if status not in CALL_STATUSES:
+        abort(400, description="missing or unknown CallStatus")
+    try:
+        duration = int(form.get("CallDuration") or 0)
+    except ValueError:
+        abort(400, description="malformed CallDuration")
+    ensure_call(form, call_sid)
+
+    def record(meta: dict, _case: Case) -> None:
+        # A late "ringing" never overwrites a final status.
+        if meta.get("call_status") not in FINAL_CALL_STATUSES or status in FINAL_CALL_STATUSES:
+            meta["call_status"] = status
+        if duration:
+            meta["duration"] = max(duration, 0)
+
+    update_call(call_sid, record)
+    return Response(status=204)
+
+
+@bp.post("/fallback")
+@twilio_webhook
+def fallback() -> Response:
+    """Twilio's fallback when ``/twilio/voice`` fails: apologise, then a backup number
+    or voicemail. Touches no database; the spooled request takes the call in later."""
+    form = twilio_form()
+    call_sid = valid_sid(form, "CallSid")
+    if is_replay():
+        if call_sid is not None:
+            ensure_call(form, call_sid)
+        return apology_answer()
+    try:
+        spool_current_request()
+    except SpoolError:
+        current_app.logger.error("voice fallback could not be spooled")
+    return apology_answer()
