@@ -263,6 +263,28 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ServerSession(db.Model):
+    """A signed-in browser session, known to the server so that it can be ended there.
+
+    The cookie carries a random token; only its SHA-256 is stored. Deleting the row ends
+    that browser's session at once (sign-out, follow-up "leave", expiry); deleting a
+    user's rows ends all of theirs ("sign out everywhere"). ``kind`` is ``staff`` (with
+    ``user_id``) or ``followup`` (with ``case_id``, the case signed into).
+    """
+
+    __tablename__ = "server_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class Setting(db.Model):
     """Small key/value settings changed at run time by admins (e.g. retention days)."""
 

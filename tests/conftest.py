@@ -217,13 +217,19 @@ def login_as(client: FlaskClient, user, at=None) -> None:  # noqa: ANN001
     ``at`` (a tz-aware datetime) is when the sign-in happened; default now. The auth
     package owns the session contract; it keeps this helper in step with it.
     """
+    from hotline.auth import server_sessions
     from hotline.auth.guards import MFA_SESSION_KEY
-    from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY
+    from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY, SERVER_SESSION_KEY
     from hotline.models import utcnow
 
-    stamp = int((at or utcnow()).timestamp())
+    at = at or utcnow()
+    stamp = int(at.timestamp())
+    with client.application.app_context():
+        token = server_sessions.open_session(server_sessions.STAFF, at, user_id=user.id)
+        db.session.commit()
     with client.session_transaction() as sess:
         sess.clear()
+        sess[SERVER_SESSION_KEY] = token
         sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
         sess[MFA_SESSION_KEY] = True

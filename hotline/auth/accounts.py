@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from hotline import audit
+from hotline.auth import server_sessions
 from hotline.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -38,8 +39,9 @@ def check_new_password(password: str, *, current_hash: str | None = None) -> Non
 
 
 def end_all_sessions(user: User) -> None:
-    """Rotate the session token: every session of ``user`` stops working at once."""
+    """Every session of ``user`` stops working at once: token rotated, server records gone."""
     user.session_token = new_session_token()
+    server_sessions.revoke_user(user.id)
 
 
 def create_account(email: str, display_name: str, role: str, *, actor: User | None = None,

@@ -1,8 +1,12 @@
 """The signed-in session: starting it fresh, ending it, idle timeout and absolute lifetime.
 
-Flask keeps the session in a signed cookie and has no server-side id to rotate, so
-"regenerating" the session means clearing every key before signing in: nothing a
-visitor (or an attacker who planted a cookie) had in the session survives the login.
+Flask keeps the session in a signed cookie, so "regenerating" the session means clearing
+every key before signing in: nothing a visitor (or an attacker who planted a cookie) had
+in the session survives the login. The cookie alone cannot be taken back, so a signed-in
+session is also a row on the server (``hotline/auth/server_sessions.py``), named by the
+token in ``SERVER_SESSION_KEY``: signing out deletes the row and a copied cookie is then
+worthless. Idle timeout and absolute lifetime are checked on both the cookie's stamps
+and the row's.
 
 Keys: Flask-Login's ``_user_id`` / ``_fresh``, ``MFA_SESSION_KEY`` (both factors
 passed), ``AUTH_AT_KEY`` (when the sign-in completed) and ``SEEN_AT_KEY`` (the last
@@ -17,6 +21,7 @@ from datetime import timedelta
 from flask import Flask, current_app, flash, g, request, session
 from flask_login import login_user, logout_user
 
+from hotline.auth import server_sessions
 from hotline.auth.clock import now
 from hotline.auth.guards import MFA_SESSION_KEY
 from hotline.extensions import db
@@ -28,6 +33,7 @@ PENDING_KEY = "pending_user"
 PENDING_AT_KEY = "pending_at"
 PENDING_MFA_KEY = "pending_mfa_ok"
 NEXT_KEY = "auth_next"
+SERVER_SESSION_KEY = "sid"
 # A password step not followed by the second factor within this time must start over.
 PENDING_MINUTES = 10
 
@@ -71,13 +77,28 @@ def pending_user() -> User | None:
     return user
 
 
+def _idle() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+
+
 def start_session(user: User) -> str | None:
-    """Sign ``user`` in on a brand-new session; returns the remembered ``next`` path."""
+    """Sign ``user`` in on a brand-new session; returns the remembered ``next`` path.
+
+    Records the session on the server (the caller commits).
+    """
     next_url = session.get(NEXT_KEY)
     reset_session()
     login_user(user)
+    at = now()
+    server_sessions.forget_stale(at - max(_idle(), timedelta(hours=1)))
+    session[SERVER_SESSION_KEY] = server_sessions.open_session(
+        server_sessions.STAFF, at, user_id=user.id)
     session[MFA_SESSION_KEY] = True
-    stamp = _timestamp()
+    stamp = int(at.timestamp())
     session[AUTH_AT_KEY] = stamp
     session[SEEN_AT_KEY] = stamp
     session.permanent = False
@@ -85,22 +106,34 @@ def start_session(user: User) -> str | None:
 
 
 def end_session() -> None:
-    """Sign out of this browser."""
+    """Sign out of this browser: its server record goes too (commits)."""
+    server_sessions.revoke(session.get(SERVER_SESSION_KEY))
+    db.session.commit()
     logout_user()
     reset_session()
 
 
+def _server_session_ok(background: bool) -> bool:
+    """True when the cookie's server record is live and belongs to the cookie's user."""
+    user_id = str(session.get("_user_id", "")).partition(":")[0]
+    row = server_sessions.check(session.get(SERVER_SESSION_KEY), server_sessions.STAFF,
+                                now(), idle=_idle(), lifetime=_lifetime(),
+                                touch=not background)
+    ok = row is not None and str(row.user_id) == user_id
+    db.session.commit()
+    return ok
+
+
 def expired_reason() -> str | None:
     """Why the signed-in session in the cookie is no longer valid, or None."""
-    cfg = current_app.config
     stamp = _timestamp()
     auth_at = session.get(AUTH_AT_KEY)
     seen_at = session.get(SEEN_AT_KEY)
     if not isinstance(auth_at, int) or not isinstance(seen_at, int):
         return "missing timestamps"
-    if stamp - auth_at > timedelta(hours=cfg["SESSION_MAX_HOURS"]).total_seconds():
+    if stamp - auth_at > _lifetime().total_seconds():
         return "absolute lifetime"
-    if stamp - seen_at > timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]).total_seconds():
+    if stamp - seen_at > _idle().total_seconds():
         return "idle timeout"
     return None
 
@@ -113,11 +146,12 @@ def enforce_lifetime() -> None:
     """
     if "_user_id" not in session:
         return
-    if expired_reason() is not None:
+    background = request.headers.get(BACKGROUND_HEADER) == "1"
+    if expired_reason() is not None or not _server_session_ok(background):
         end_session()
         flash(EXPIRED_MESSAGE, "error")
         return
-    if request.headers.get(BACKGROUND_HEADER) != "1":
+    if not background:
         session[SEEN_AT_KEY] = _timestamp()
 
 

@@ -9,11 +9,12 @@ time, else a code) → ``/login/new-password`` when the account must choose one 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline import audit
 from hotline.auth import steps, totp
-from hotline.auth.accounts import AccountError, change_password
+from hotline.auth.accounts import AccountError, change_password, end_all_sessions
 from hotline.auth.forms import ChangePasswordForm, CodeForm, LoginForm, NewPasswordForm
 from hotline.auth.guards import fully_authenticated, staff_required
 from hotline.auth.lifetime import (
@@ -45,8 +46,8 @@ RESTART_MESSAGE = "Your sign-in took too long or was interrupted. Please start a
 def _finish(user: User):  # noqa: ANN202 - a redirect response
     """Both factors passed and no password to choose: sign in and leave the login pages."""
     signed_in(user)
-    db.session.commit()
     next_url = start_session(user)
+    db.session.commit()
     return redirect(landing(next_url))
 
 
@@ -151,6 +152,19 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/logout/everywhere")
+@staff_required()
+def logout_everywhere():
+    """Sign out of every browser and device of this user, this one included."""
+    user = current_user._get_current_object()
+    end_all_sessions(user)
+    audit.record("auth.logout_everywhere", actor=user)
+    db.session.commit()
+    end_session()
+    flash(_("You are signed out on every browser and device."), "success")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @staff_required()
 def account_password():
@@ -169,6 +183,7 @@ def account_password():
                 db.session.commit()
                 # This browser keeps working: a fresh session under the new token.
                 start_session(user)
+                db.session.commit()
                 flash("Your password is changed; every other session was signed out.",
                       "success")
                 return redirect(url_for("auth.account_password"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -32,6 +33,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 
+from hotline.auth import server_sessions
 from hotline.cases.references import format_reference, new_reference, parse_reference
 from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES
 from hotline.channels.web.forms import ContactForm, FollowupLoginForm, FollowupMessageForm
@@ -46,7 +48,7 @@ from hotline.channels.web.intake import (
 from hotline.channels.web.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
 from hotline.crypto import cipher
 from hotline.extensions import db, limiter
-from hotline.models import Case
+from hotline.models import Case, utcnow
 
 bp = Blueprint("public", __name__)
 
@@ -166,25 +168,47 @@ def _now() -> float:
 
 
 def _start_followup(case: Case) -> None:
+    """A fresh session signed into ``case``, recorded on the server (the caller commits)."""
     session.clear()
     now = _now()
-    session[FOLLOWUP_SESSION_KEY] = {"case": case.id, "since": now, "seen": now}
+    token = server_sessions.open_session(server_sessions.FOLLOWUP, utcnow(), case_id=case.id)
+    session[FOLLOWUP_SESSION_KEY] = {"case": case.id, "since": now, "seen": now, "sid": token}
+
+
+def _end_followup() -> None:
+    """End the follow-up session of this browser, on the server too (commits)."""
+    data = session.get(FOLLOWUP_SESSION_KEY)
+    if isinstance(data, dict):
+        server_sessions.revoke(data.get("sid"))
+        db.session.commit()
+    session.pop(FOLLOWUP_SESSION_KEY, None)
 
 
 def _followup_case() -> Case | None:
-    """The case of a live follow-up session (sliding idle timeout, absolute maximum)."""
+    """The case of a live follow-up session (sliding idle timeout, absolute maximum).
+
+    Both the cookie's stamps and the server's record must be live; the record names the
+    case, so the cookie can never point the session anywhere else.
+    """
     data = session.get(FOLLOWUP_SESSION_KEY)
     if not isinstance(data, dict):
         return None
     now = _now()
+    case = None
     try:
         fresh = (now - float(data["seen"]) <= FOLLOWUP_IDLE_SECONDS
                  and now - float(data["since"]) <= FOLLOWUP_MAX_SECONDS)
-        case = db.session.get(Case, int(data["case"])) if fresh else None
+        record = server_sessions.check(
+            data.get("sid"), server_sessions.FOLLOWUP, utcnow(),
+            idle=timedelta(seconds=FOLLOWUP_IDLE_SECONDS),
+            lifetime=timedelta(seconds=FOLLOWUP_MAX_SECONDS)) if fresh else None
+        if record is not None and record.case_id == int(data["case"]):
+            case = db.session.get(Case, record.case_id)
     except (KeyError, TypeError, ValueError):
         case = None
+    db.session.commit()
     if case is None or case.purged_at is not None:
-        session.pop(FOLLOWUP_SESSION_KEY, None)
+        _end_followup()
         g.followup_ended = True
         return None
     session[FOLLOWUP_SESSION_KEY] = {**data, "seen": now}
@@ -229,8 +253,8 @@ def followup():  # noqa: ANN201
         db.session.rollback()
         g.followup_refused = True
         return _login_page(form, 400, _("These details do not match. Check both and try again."))
-    record_opened(case)
     _start_followup(case)
+    record_opened(case)
     return redirect(url_for("public.followup", lang=_lang()), 303)
 
 
@@ -250,7 +274,7 @@ def followup_message():  # noqa: ANN201
         # (after the reopen window, a new case of the same caller, on the same thread).
         add_message(case, form.message.data, form.ensure_submission_id())
     except FollowupClosed:
-        session.pop(FOLLOWUP_SESSION_KEY, None)
+        _end_followup()
         return _login_page(FollowupLoginForm(formdata=None), 410)
     flash(_("Your message has been added."))
     return redirect(url_for("public.followup", lang=_lang()), 303)
@@ -258,7 +282,8 @@ def followup_message():  # noqa: ANN201
 
 @bp.post("/followup/leave")
 def followup_leave():  # noqa: ANN201
-    """End the follow-up session now."""
+    """End the follow-up session now, on the server too: a copied cookie stops working."""
+    _end_followup()
     session.clear()
     return redirect(url_for("public.index", lang=_lang()), 303)
 
