@@ -6,7 +6,7 @@
 # the command to run and exits 1, because a suite without them would not be the suite.
 #
 # Everything it touches can be pointed elsewhere, so both branches are testable without
-# uninstalling anything (tests/test_system_packages.py): CHROMIUM and NGINX (the programs
+# uninstalling anything (tests/app/test_system_packages.py): CHROMIUM and NGINX (the programs
 # looked for), APT_GET (the installer), SUDO (the sudo command), SETUP_UID (the user id
 # taken as "who am I", default `id -u`).
 set -euo pipefail

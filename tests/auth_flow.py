@@ -11,6 +11,8 @@ from flask.testing import FlaskClient
 
 from tests.conftest import DEFAULT_PASSWORD
 
+# A new password the tests choose on the change-password page.
+NEW_PASSWORD = "a brand new passphrase 42"
 CSRF_RE = re.compile(r'name="((?:[\w-]+-)?csrf_token)" type="hidden" value="([^"]+)"')
 
 
@@ -77,3 +79,10 @@ def sign_in(client: FlaskClient, user, secret: str, at: datetime,  # noqa: ANN00
     first = password_step(client, user.email, password, next_url)
     assert first.status_code == 302, first.get_data(as_text=True)
     return code_step(client, code_at(secret, at))
+
+
+def secret_from(html: str) -> str:
+    """The TOTP key the enrolment page shows in text."""
+    match = re.search(r'<code class="secret" id="totp-secret">([A-Z2-7 ]+)</code>', html)
+    assert match, "the enrolment page shows the key in text"
+    return match.group(1).replace(" ", "")

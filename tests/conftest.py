@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from hotline import create_app
 from hotline.extensions import db
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://hotline.example.org"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
@@ -209,6 +210,24 @@ def make_user(app: Flask):
             return user
 
     return factory
+
+
+@pytest.fixture
+def staff(make_user):  # noqa: ANN001, ANN201
+    """A staff member (the shift's usual user)."""
+    return make_user("staff", display_name="Olena K.")
+
+
+@pytest.fixture
+def supervisor(make_user):  # noqa: ANN001, ANN201
+    """A supervisor."""
+    return make_user("supervisor")
+
+
+@pytest.fixture
+def admin(make_user):  # noqa: ANN001, ANN201
+    """An administrator."""
+    return make_user("admin", display_name="Ada Admin")
 
 
 def login_as(client: FlaskClient, user, at=None) -> None:  # noqa: ANN001

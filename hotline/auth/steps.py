@@ -4,7 +4,7 @@ The views go: password (``/login``) → the second factor (``/login/two-factor``
 of an authenticator app the first time) → a new password (``/login/new-password``) when
 the account holds a one-time password. Every text that tells a person what comes next
 (``users ensure-admin``, the admin pages, the enrolment page) takes its wording from here,
-so none can name the steps in another order; ``tests/test_sign_in_steps.py`` walks the
+so none can name the steps in another order; ``tests/auth/test_sign_in_steps.py`` walks the
 real pages and checks that this order is the one they follow.
 """
 

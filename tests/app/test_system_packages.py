@@ -11,7 +11,9 @@ import os
 import subprocess
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "system-packages.sh"
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "scripts" / "system-packages.sh"
 
 
 def _executable(path: Path, body: str) -> Path:

@@ -23,9 +23,8 @@ from hotline.logging_setup import (
     JsonFormatter,
     scrub,
 )
-from tests.conftest import ENCRYPTION_KEY, INDEX_KEY, TEST_AUTH_TOKEN
+from tests.conftest import ENCRYPTION_KEY, INDEX_KEY, ROOT, TEST_AUTH_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "+79161234567"
 VISITOR_IP = "203.0.113.77"
 ESC = "\x1b"

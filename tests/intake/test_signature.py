@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from flask import Response
+from flask import Response, request
 
 from hotline.extensions import csrf
-from hotline.intake.signature import twilio_webhook
-from tests.conftest import sign
+from hotline.intake.signature import parse_form, signature_is_valid, signed_url, twilio_webhook
+from tests.conftest import PUBLIC_BASE_URL, sign
 from tests.twilio_fakes import post_signed
 
 # https://www.twilio.com/docs/usage/security#validating-requests
@@ -82,3 +82,23 @@ def test_proxy_fix_lets_the_forwarded_url_be_checked(make_app):
     no_proxy_fix = make_app(PUBLIC_BASE_URL=None)
     assert no_proxy_fix.test_client().post("/twilio/sms", data=urlencode(params),
                                            headers=headers).status_code == 403
+
+
+def test_a_forged_token_or_another_url_is_refused(app, twilio_post):
+    params = {"MessageSid": "SM" + "3" * 32, "From": "+79161234567", "Body": "hi"}
+    forged = sign(PUBLIC_BASE_URL + "/twilio/sms", params, token="not-the-token")
+    assert twilio_post("/twilio/sms", params, signature=forged).status_code == 403
+    elsewhere = sign("https://evil.example/twilio/sms", params)
+    assert twilio_post("/twilio/sms", params, signature=elsewhere).status_code == 403
+
+
+def test_without_public_base_url_the_request_url_is_signed(make_app):
+    """twilio's example again, checked against the URL the request itself came to."""
+    app = make_app(TWILIO_AUTH_TOKEN=VECTOR_TOKEN, PUBLIC_BASE_URL=None)
+    with app.test_request_context("/myapp.php?foo=1&bar=2", method="POST",
+                                  base_url="https://mycompany.com", data=VECTOR_PARAMS):
+        assert signed_url() == "https://mycompany.com/myapp.php?foo=1&bar=2"
+        request.environ["HTTP_X_TWILIO_SIGNATURE"] = VECTOR_SIGNATURE
+        assert signature_is_valid(parse_form(request.get_data()))
+        request.environ["HTTP_X_TWILIO_SIGNATURE"] = "RSOYDt4T1cUTdK1PDd93/VVr8B9="
+        assert not signature_is_valid(parse_form(request.get_data()))

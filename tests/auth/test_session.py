@@ -10,7 +10,7 @@ from hotline.auth.passwords import verify_password
 from hotline.extensions import db
 from hotline.models import AuditEvent, User
 from tests.auth_flow import FakeClock, enrolled, sign_in, submit
-from tests.conftest import DEFAULT_PASSWORD, login_as
+from tests.conftest import DEFAULT_PASSWORD, ROOT, login_as
 
 IDLE_MINUTES = 20
 MAX_HOURS = 2
@@ -134,9 +134,7 @@ def test_expired_session_is_refused_on_admin_pages_too(client, make_user, clock)
 
 def test_queue_polling_lets_an_unattended_dashboard_time_out(client, make_user, clock):
     """queue.js polls with the background header, so an open queue still reaches the timeout."""
-    from pathlib import Path
-
-    script = (Path(__file__).resolve().parent.parent / "hotline" / "static" / "queue.js")
+    script = ROOT / "hotline" / "static" / "queue.js"
     assert f'"{BACKGROUND_HEADER}": "1"' in script.read_text()
     user = make_user("staff")
     login_as(client, user, at=clock.now)

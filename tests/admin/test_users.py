@@ -32,11 +32,6 @@ def _audit(app) -> list[tuple[str, dict]]:  # noqa: ANN001
 
 
 @pytest.fixture
-def admin(make_user):  # noqa: ANN001, ANN201
-    return make_user("admin", display_name="Ada Admin")
-
-
-@pytest.fixture
 def admin_client(app, admin):  # noqa: ANN001, ANN201
     client = app.test_client()
     login_as(client, admin)

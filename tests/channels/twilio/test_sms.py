@@ -1,5 +1,5 @@
 """/twilio/sms and /twilio/sms/status with signed requests: intake, languages,
-WhatsApp, STOP/START, retries and delivery status."""
+WhatsApp, STOP/START, retries, hostile input and delivery status."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from hotline.channels.replies import AUTO_REPLY, SMS_SEGMENT_UCS2, auto_reply
 from hotline.extensions import db
 from hotline.models import Caller, Case, Interaction, MessageStatusEvent
+from tests.conftest import PUBLIC_BASE_URL, sign
 
 SENDER = "+79161234567"
 
@@ -188,6 +189,8 @@ def test_overlong_body_is_kept_truncated_not_refused(make_app):
 def test_bad_input_is_refused_with_reason_and_stores_nothing(app, twilio_post):
     missing = twilio_post("/twilio/sms", {"From": SENDER, "Body": "x"})
     assert missing.status_code == 400 and "MessageSid" in missing.text
+    no_sender = twilio_post("/twilio/sms", {"MessageSid": "SM" + "6" * 32, "Body": "x"})
+    assert no_sender.status_code == 400 and "From" in no_sender.text
     bad_number = twilio_post("/twilio/sms", sms("SM" + "6" * 32, "x", sender="nobody"))
     assert bad_number.status_code == 400
     bad_media = twilio_post("/twilio/sms", sms("SM" + "7" * 32, "x", NumMedia="many"))
@@ -202,6 +205,60 @@ def test_unsigned_or_wrongly_signed_is_refused(app, twilio_post, client):
     assert wrong.status_code == 403
     with app.app_context():
         assert count(Interaction) == 0
+
+
+def test_body_over_the_limit_is_413(app, client):
+    huge = "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)
+    response = client.post("/twilio/sms", data={"From": SENDER, "Body": huge},
+                           headers={"X-Twilio-Signature": "x"})
+    assert response.status_code == 413
+    with app.app_context():
+        assert count(Interaction) == 0
+
+
+def test_invalid_utf8_is_400_when_signed_and_403_when_not(app, client):
+    from urllib.parse import parse_qsl
+
+    raw = b"From=%2B79161234567&MessageSid=SM1&Body=%C3%28%FF"
+    lenient = parse_qsl(raw.decode("latin-1"), errors="replace")
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/sms", lenient)}
+    response = client.post("/twilio/sms", data=raw, headers=headers)
+    assert response.status_code == 400 and b"UTF-8" in response.data
+    headers["X-Twilio-Signature"] = "forged"
+    assert client.post("/twilio/sms", data=raw, headers=headers).status_code == 403
+    with app.app_context():
+        assert count(Interaction) == 0
+
+
+def test_script_tag_is_stored_verbatim_as_text(app, twilio_post):
+    answer = twilio_post("/twilio/sms", sms("SM" + "c" * 32, "<script>alert(1)</script>"))
+    assert answer.status_code == 200
+    with app.app_context():
+        assert db.session.execute(select(Interaction.body)).scalar_one() == \
+            "<script>alert(1)</script>"
+
+
+def test_webhooks_are_exempt_from_application_wide_rate_limits(make_app):
+    """Twilio sends everything from a few addresses: a burst must never be refused."""
+    from hotline.extensions import limiter
+
+    app = make_app(RATELIMIT_APPLICATION="2 per minute")
+    client = app.test_client()
+    try:
+        statuses = []
+        for n in range(5):
+            params = sms(f"SM{n:032d}", "Хочу сдаться", sender=f"+7916123456{n}")
+            statuses.append(client.post("/twilio/sms", data=params, headers={
+                "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/sms", params)}
+            ).status_code)
+        assert statuses == [200] * 5
+        # The application-wide limit is really in force on other routes.
+        assert [client.get("/healthz").status_code for _ in range(3)][-1] == 429
+    finally:
+        # The limiter is one extension object shared by every app in this process, and
+        # it keeps application limits once set: clear them for the tests that follow.
+        limiter.limit_manager.set_application_limits([])
 
 
 # ---- delivery status ---------------------------------------------------------------

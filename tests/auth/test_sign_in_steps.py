@@ -7,9 +7,16 @@ import re
 import pytest
 
 from hotline.auth.steps import FIRST_SIGN_IN_STEPS, pending_steps, step_texts
-from tests.auth_flow import FakeClock, code_at, code_step, password_step, submit
+from tests.auth_flow import (
+    NEW_PASSWORD,
+    FakeClock,
+    code_at,
+    code_step,
+    password_step,
+    secret_from,
+    submit,
+)
 from tests.conftest import login_as
-from tests.test_auth_enrolment import NEW_PASSWORD, _secret_from
 
 # The page each step key is asked on.
 STEP_PAGES = {"enrol": "/login/two-factor", "new_password": "/login/new-password"}
@@ -37,7 +44,7 @@ def test_the_pages_follow_the_declared_order(app, client, clock):
     visited = [password_step(client, "first@hotline.test", password).location]
     enrol_page = client.get("/login/two-factor").get_data(as_text=True)
     assert 'id="next-step"' in enrol_page  # the enrolment page says what comes after it
-    visited.append(code_step(client, code_at(_secret_from(enrol_page), clock.now)).location)
+    visited.append(code_step(client, code_at(secret_from(enrol_page), clock.now)).location)
     done = submit(client, "/login/new-password", "/login/new-password",
                   {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.location.endswith("/dashboard/")

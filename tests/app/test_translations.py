@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -19,8 +18,8 @@ from hotline.catalogues import (
     load,
     untranslated,
 )
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED_LANGUAGES = ("ko", "ru", "uk")  # English is the source language
 FORMAT_ARGUMENT = re.compile(r"%\(\w+\)[sd]")
 

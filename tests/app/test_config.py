@@ -1,4 +1,5 @@
-"""Production refuses to start unsafe, with a one-line reason; development just works."""
+"""Configuration: production refuses to start unsafe with a one-line reason; development
+just works (generated secrets); environment, .env and URL mapping."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from config import SECRET_FILES, ConfigError, load_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from config import SECRET_FILES, ConfigError, load_config, normalise_database_url
+from tests.conftest import ROOT
 
 PRODUCTION = {
     "HOTLINE_ENV": "production",
@@ -88,6 +88,7 @@ def test_development_generates_private_secrets_once(tmp_path: Path) -> None:
         mode = stat.S_IMODE((tmp_path / filename).stat().st_mode)
         assert mode == 0o600
     assert first["SESSION_COOKIE_SECURE"] is False
+    assert first["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
     Fernet(first["HOTLINE_ENCRYPTION_KEYS"][0])
 
 
@@ -119,3 +120,47 @@ def test_example_env_file_lists_every_variable_and_starts(tmp_path: Path) -> Non
     cfg = load_config(environ=filled, instance_path=tmp_path)
     assert cfg["HOTLINE_ENV"] == "production" and cfg["RETENTION_DAYS"] == 90
     assert cfg["RATELIMIT_STORAGE_URI"] == example["REDIS_URL"]
+
+
+def test_environment_overrides_the_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("REOPEN_WINDOW_DAYS=3\nIVR_LANGUAGES=ru,en\n")
+    cfg = load_config(environ={"REOPEN_WINDOW_DAYS": "5"}, instance_path=tmp_path)
+    assert cfg["REOPEN_WINDOW_DAYS"] == 5
+    assert cfg["IVR_LANGUAGES"] == ["ru", "en"]
+
+
+def test_bad_integer_is_a_clear_error(tmp_path: Path) -> None:
+    assert "REOPEN_WINDOW_DAYS must be an integer" in _refusal(
+        {"REOPEN_WINDOW_DAYS": "week"}, tmp_path)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.db", "sqlite:///x.db"),
+])
+def test_database_urls_map_to_the_installed_driver(url: str, expected: str) -> None:
+    assert normalise_database_url(url) == expected
+
+
+def test_importing_the_package_has_no_side_effects(tmp_path: Path) -> None:
+    """Importing reads no configuration: production without secrets would refuse to start."""
+    env = {**os.environ, "HOTLINE_ENV": "production", "PYTHONPATH": str(ROOT)}
+    for name in SECRET_FILES:
+        env.pop(name, None)
+    code = "import hotline, hotline.models, hotline.intake.service, hotline.api.v1"
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_local_runs_get_a_stand_in_twilio_token_for_simulate(tmp_path: Path) -> None:
+    first = load_config(environ={}, instance_path=tmp_path)
+    assert first["TWILIO_AUTH_TOKEN"]
+    assert load_config(environ={}, instance_path=tmp_path)["TWILIO_AUTH_TOKEN"] == \
+        first["TWILIO_AUTH_TOKEN"]
+    # With a real account configured, nothing is invented: signatures use the real token.
+    real = load_config(environ={"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, instance_path=tmp_path)
+    assert real["TWILIO_AUTH_TOKEN"] is None

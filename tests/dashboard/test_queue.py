@@ -19,16 +19,6 @@ def _refs(html: str) -> list[str]:
     return re.findall(r'class="ref" href="/dashboard/cases/([0-9A-Z]{4}-[0-9A-Z]{4})"', html)
 
 
-@pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
-    return make_user("staff", display_name="Olena K.")
-
-
-@pytest.fixture
-def supervisor(make_user):  # noqa: ANN001, ANN201
-    return make_user("supervisor")
-
-
 def test_anonymous_visitors_are_sent_to_login(client):
     for path in ("/dashboard/", "/dashboard/queue/poll", "/dashboard/?view=callbacks"):
         response = client.get(path)

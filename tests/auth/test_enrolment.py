@@ -12,10 +12,17 @@ from hotline.auth.guards import MFA_SESSION_KEY
 from hotline.auth.passwords import MIN_PASSWORD_LENGTH, verify_password
 from hotline.extensions import db
 from hotline.models import AuditEvent, User
-from tests.auth_flow import FakeClock, code_at, code_step, password_step, submit
+from tests.auth_flow import (
+    NEW_PASSWORD,
+    FakeClock,
+    code_at,
+    code_step,
+    password_step,
+    secret_from,
+    submit,
+)
 from tests.conftest import DEFAULT_PASSWORD
 
-NEW_PASSWORD = "a brand new passphrase 42"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
@@ -36,12 +43,6 @@ def _user(app, user_id: int) -> User:  # noqa: ANN001
         return user
 
 
-def _secret_from(html: str) -> str:
-    match = re.search(r'<code class="secret" id="totp-secret">([A-Z2-7 ]+)</code>', html)
-    assert match, "the enrolment page shows the key in text"
-    return match.group(1).replace(" ", "")
-
-
 def test_first_sign_in_enrols_with_a_server_drawn_qr_code(app, client, make_user, clock):
     user = make_user("staff")
     assert password_step(client, user.email).location.endswith("/login/two-factor")
@@ -49,11 +50,11 @@ def test_first_sign_in_enrols_with_a_server_drawn_qr_code(app, client, make_user
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "<svg" in html and "<script" not in html and 'style="' not in html
-    secret = _secret_from(html)
+    secret = secret_from(html)
     assert _user(app, user.id).totp_secret == secret
     assert not _user(app, user.id).totp_confirmed
     # Reloading shows the same secret (the app may have scanned it already).
-    assert _secret_from(client.get("/login/two-factor").get_data(as_text=True)) == secret
+    assert secret_from(client.get("/login/two-factor").get_data(as_text=True)) == secret
     # The secret is encrypted at rest.
     with app.app_context():
         raw = db.session.execute(db.text("SELECT totp_secret FROM users WHERE id = :id"),
@@ -83,7 +84,7 @@ def test_one_time_password_forces_a_new_password_after_two_factor(app, client, m
                                                                    clock):
     user = make_user("admin", must_change_password=True)
     password_step(client, user.email)
-    secret = _secret_from(client.get("/login/two-factor").get_data(as_text=True))
+    secret = secret_from(client.get("/login/two-factor").get_data(as_text=True))
     step = code_step(client, code_at(secret, clock.now))
     assert step.status_code == 302 and step.location.endswith("/login/new-password")
     with client.session_transaction() as sess:
@@ -130,7 +131,7 @@ def test_first_admin_from_the_cli_signs_in_with_the_one_time_password(app, clien
     assert result.exit_code == 0, result.output
     password = re.search(r"one-time password:\s+(\S+)", result.output).group(1)
     assert password_step(client, "first@hotline.test", password).status_code == 302
-    secret = _secret_from(client.get("/login/two-factor").get_data(as_text=True))
+    secret = secret_from(client.get("/login/two-factor").get_data(as_text=True))
     assert code_step(client, code_at(secret, clock.now)).location.endswith("/login/new-password")
     done = submit(client, "/login/new-password", "/login/new-password",
                   {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from hotline.cases.access import REVEAL_MIN_ROLE
@@ -11,11 +10,6 @@ from hotline.extensions import db
 from hotline.models import AuditEvent, Interaction
 from tests.conftest import login_as
 from tests.dashboard_support import case_url, csrf_token, make_case, minutes_ago
-
-
-@pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
-    return make_user("staff", display_name="Olena K.")
 
 
 def _add(app, case_id: int, **fields) -> int:  # noqa: ANN001, ANN003

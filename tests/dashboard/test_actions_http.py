@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from flask import session
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
@@ -19,11 +18,6 @@ from tests.dashboard_support import (
     post_action,
     timeline_kinds,
 )
-
-
-@pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
-    return make_user("staff", display_name="Olena K.")
 
 
 def _audit_count(app) -> int:  # noqa: ANN001

@@ -14,11 +14,6 @@ from hotline.models import AuditEvent, Caller, Case, Interaction, User, utcnow
 from tests.dashboard_support import make_case
 
 
-@pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
-    return make_user("staff", display_name="Olena K.")
-
-
 def _load(case_id: int) -> Case:
     return db.session.get(Case, case_id)
 
