@@ -10,9 +10,6 @@ from __future__ import annotations
 from flask import current_app
 from twilio.rest import Client
 
-# Recording and media URLs are fetched only from Twilio's own hosts.
-TWILIO_MEDIA_HOSTS = ("api.twilio.com",)
-
 
 class TwilioNotConfigured(RuntimeError):
     """TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN are not set."""

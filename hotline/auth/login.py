@@ -27,8 +27,6 @@ from hotline.models import User
 # Wrong passwords or codes in a row before the account locks, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCKOUT_MINUTES = 15
-# Per remote address, on POST /login and the second-factor step (Flask-Limiter syntax).
-LOGIN_ADDRESS_LIMIT = "20 per minute; 200 per hour"
 
 GENERIC_FAILURE = ("Sign-in failed. Check your email address and password; after several "
                    "failures the account is locked for a while.")
@@ -41,8 +39,8 @@ class SignInFailed(Exception):
 
 
 def address_limit() -> str:
-    """The per-address limit (the ``LOGIN_RATE_LIMIT`` setting overrides the constant)."""
-    return current_app.config.get("LOGIN_RATE_LIMIT") or LOGIN_ADDRESS_LIMIT
+    """The per-address limit on POST /login and the second-factor step (``LOGIN_RATE_LIMIT``)."""
+    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def find_user(email: str) -> User | None:

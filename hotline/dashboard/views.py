@@ -95,7 +95,7 @@ def queue() -> Any:
             return redirect(url_for(".case_page", reference=exact.display_reference))
         if parse_reference(query.search) is not None:
             not_found = query.search
-    page_size = current_app.config.get("DASHBOARD_PAGE_SIZE", queue_mod.PAGE_SIZE)
+    page_size = current_app.config["DASHBOARD_PAGE_SIZE"] or queue_mod.PAGE_SIZE
     cases, next_cursor = queue_mod.queue_page(query, current_user, page_size)
     return render_template(
         "dashboard/queue.html", cases=cases, query=query, next_cursor=next_cursor,

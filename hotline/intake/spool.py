@@ -57,8 +57,6 @@ _KEY_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WAITING_MAX_AGE_SECONDS = 2 * 24 * 3600
 # Status a replayed view answers with while what it refers to is not stored yet.
 WAITING_STATUS = 425
-# The app replays the spool by itself at most this often after a successful webhook.
-AUTO_REPLAY_INTERVAL_SECONDS = 30.0
 _STATE_KEY = "hotline_spool_state"
 
 
@@ -262,10 +260,10 @@ def maybe_replay_soon(app: Flask) -> threading.Thread | None:
     ``SPOOL_AUTO_REPLAY=False`` leaves replaying to the worker and the CLI.
     Returns the started thread (tests join it), else None.
     """
-    if not app.config.get("SPOOL_AUTO_REPLAY", True):
+    if not app.config["SPOOL_AUTO_REPLAY"]:
         return None
     state = _state(app)
-    interval = app.config.get("SPOOL_REPLAY_INTERVAL", AUTO_REPLAY_INTERVAL_SECONDS)
+    interval = app.config["SPOOL_REPLAY_INTERVAL"]
     now = time.monotonic()
     with state["lock"]:
         if state["last"] and now - state["last"] < interval:

@@ -18,7 +18,7 @@ from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 
 from hotline.models import Interaction
-from hotline.twilio_client import TWILIO_MEDIA_HOSTS, TwilioNotConfigured, is_configured
+from hotline.twilio_client import TwilioNotConfigured, is_configured
 
 CHUNK_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
@@ -44,7 +44,7 @@ class RecordingUnavailable(RecordingError):
 
 def allowed_hosts() -> tuple[str, ...]:
     """Hosts recordings may be fetched from (``TWILIO_MEDIA_HOSTS`` setting)."""
-    hosts = current_app.config.get("TWILIO_MEDIA_HOSTS") or TWILIO_MEDIA_HOSTS
+    hosts = current_app.config["TWILIO_MEDIA_HOSTS"]
     if isinstance(hosts, str):
         hosts = [h.strip() for h in hosts.split(",")]
     return tuple(h.lower() for h in hosts if h)
