@@ -43,8 +43,6 @@ README_END = "<!-- settings-table:end -->"
 # ``make run PORT=…`` writes the port it serves on here, so ``simulate`` in a second
 # terminal (without that variable) sends to the same server.
 RUN_PORT_FILE = "run-port"
-# The languages of the hotline (prefixed settings such as IVR_PROMPT_URL_KO use them).
-LANGUAGE_CODES = ("ko", "ru", "uk", "en")
 
 
 class SettingError(ValueError):
@@ -235,9 +233,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("VOICE_BACKUP_NUMBER", "str", None,
             "number the voice fallback dials when the app cannot answer",
             default_doc="unset: voicemail"),
-    Setting("IVR_LANGUAGES", "list", LANGUAGE_CODES, "voice menu order (digit 1 = first)"),
+    Setting("IVR_LANGUAGES", "list", None, "voice menu order (digit 1 = first)",
+            default_doc="`ko,ru,uk,en` (the order of `hotline/languages.py`)"),
     Setting("IVR_PROMPT_URLS", "prefixed", {},
-            "a recorded menu prompt to play instead of text-to-speech",
+            "a recorded menu prompt (https URL) to play instead of text-to-speech",
             env="IVR_PROMPT_URL_", env_doc="`IVR_PROMPT_URL_KO` (`_RU`, `_UK`, `_EN`)",
             default_doc="unset"),
     Setting("AUTO_REPLY_ENABLED", "bool", True,
@@ -300,9 +299,6 @@ SETTINGS: tuple[Setting, ...] = (
             set_by="app"),
     Setting("MESSAGE_MAX_CHARS", "int", 5000,
             "longer inbound messages are kept truncated (never refused)", set_by="app"),
-    Setting("LANGUAGES", "list", LANGUAGE_CODES, "the hotline's languages", set_by="app"),
-    Setting("DEFAULT_LANGUAGE", "str", "en", "the language when none is known",
-            set_by="app"),
     Setting("BABEL_DEFAULT_LOCALE", "str", "en", "Flask-Babel's fallback locale",
             set_by="app"),
     Setting("WTF_CSRF_TIME_LIMIT", "int", 8 * 3600,
@@ -345,8 +341,10 @@ def read_environment(env: Mapping[str, str], context: Context) -> dict[str, Any]
     for setting in SETTINGS:
         variable = setting.variable
         if setting.kind == "prefixed" and variable:
-            found = {code: env.get(variable + code.upper()) for code in LANGUAGE_CODES}
-            values[setting.name] = {code: url for code, url in found.items() if url}
+            # One variable per key: IVR_PROMPT_URL_KO -> {"ko": …}.
+            values[setting.name] = {name[len(variable):].lower(): value
+                                    for name, value in env.items()
+                                    if name.startswith(variable) and value}
             continue
         raw = env.get(variable) if variable else None
         values[setting.name] = (setting.parse(raw) if raw not in (None, "")

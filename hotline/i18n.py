@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, has_request_context, request
+from flask import g, has_request_context, request
 
-from hotline.cases.vocabularies import LANGUAGES
+from hotline.languages import CODES as LANGUAGES
+from hotline.languages import DEFAULT
 
 
 def select_locale() -> str:
@@ -13,7 +14,7 @@ def select_locale() -> str:
     Outside a request (a CLI command) it is the default language.
     """
     if not has_request_context():
-        return current_app.config.get("DEFAULT_LANGUAGE", "en")
+        return DEFAULT
     chosen = getattr(g, "lang", None)
     if chosen in LANGUAGES:
         return chosen
@@ -21,4 +22,4 @@ def select_locale() -> str:
     if asked in LANGUAGES:
         return asked
     best = request.accept_languages.best_match(LANGUAGES)
-    return best or current_app.config.get("DEFAULT_LANGUAGE", "en")
+    return best or DEFAULT

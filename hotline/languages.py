@@ -1,12 +1,68 @@
-"""Guessing a caller's language from the text they send."""
+"""The hotline's languages, declared once: codes, names, voice, and guessing from script.
+
+Every table that needs a language property reads it from ``LANGUAGES`` here: the public
+pages (their own names), the staff side (English names), the IVR (the default key order
+and Twilio's ``<Say>`` language), the case vocabulary, and ``script_language`` for a text
+message. Adding a language is one row (plus its translated texts in
+``channels/replies.py`` and ``translations/``).
+"""
 
 from __future__ import annotations
 
-UKRAINIAN_LETTERS = set("іїєґІЇЄҐ")
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
-def _is_hangul(ch: str) -> bool:
+def _hangul(ch: str) -> bool:
     return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+
+
+def _ukrainian(ch: str) -> bool:
+    return ch in "іїєґІЇЄҐ"
+
+
+def _cyrillic(ch: str) -> bool:
+    return "\u0400" <= ch <= "\u04ff"
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language of the hotline."""
+
+    code: str  # ISO 639-1: stored on cases and callers, in URLs (/ko/) and settings
+    name: str  # its own name, shown to callers and visitors
+    english: str  # its English name, for staff (the screening prompt, admin forms)
+    say: str  # Twilio <Say> language
+    # A character that gives the language away (checked in table order), or None.
+    script: Callable[[str], bool] | None = None
+
+
+# In the IVR's default key order (digit 1 = first): ``IVR_LANGUAGES`` may reorder.
+# Ukrainian comes before Russian in the script check: its letters are a sign, Cyrillic
+# alone is not.
+LANGUAGES: tuple[Language, ...] = (
+    Language("ko", "한국어", "Korean", "ko-KR", _hangul),
+    Language("ru", "Русский", "Russian", "ru-RU", _cyrillic),
+    Language("uk", "Українська", "Ukrainian", "uk-UA", _ukrainian),
+    Language("en", "English", "English", "en-US"),
+)
+BY_CODE: dict[str, Language] = {language.code: language for language in LANGUAGES}
+CODES: tuple[str, ...] = tuple(BY_CODE)
+NAMES: dict[str, str] = {language.code: language.name for language in LANGUAGES}
+IVR_ORDER: tuple[str, ...] = CODES
+# The language of anything said or sent when the caller's is unknown.
+DEFAULT = "en"
+_SCRIPT_ORDER = ("ko", "uk", "ru")
+
+
+def english_name(code: str | None) -> str:
+    """The English name of ``code`` (English for an unknown code)."""
+    return BY_CODE.get(code or DEFAULT, BY_CODE[DEFAULT]).english
+
+
+def say_language(code: str) -> str:
+    """Twilio's ``<Say language=…>`` for ``code``."""
+    return BY_CODE[code].say
 
 
 def script_language(text: str | None) -> str | None:
@@ -15,15 +71,8 @@ def script_language(text: str | None) -> str | None:
     Hangul → ko; Cyrillic with і/ї/є/ґ → uk; other Cyrillic → ru.
     """
     text = text or ""
-    if any(_is_hangul(ch) for ch in text):
-        return "ko"
-    if any(ch in UKRAINIAN_LETTERS for ch in text):
-        return "uk"
-    if any("\u0400" <= ch <= "\u04ff" for ch in text):
-        return "ru"
+    for code in _SCRIPT_ORDER:
+        test = BY_CODE[code].script
+        if test is not None and any(test(ch) for ch in text):
+            return code
     return None
-
-
-def detect_language(text: str | None, known: str | None = None) -> str:
-    """Hangul → ko; Cyrillic with і/ї/є/ґ → uk; other Cyrillic → ru; else ``known`` or en."""
-    return script_language(text) or known or "en"

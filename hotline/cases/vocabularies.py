@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hotline import languages
+
 CHANNELS = ("web", "sms", "whatsapp", "voice")
 ADDRESS_KINDS = ("phone", "whatsapp", "web")
-LANGUAGES = ("ko", "ru", "uk", "en")
-LANGUAGE_NAMES = {"ko": "한국어", "ru": "Русский", "uk": "Українська", "en": "English"}
+# The languages are declared in ``hotline.languages``; these are the case vocabulary's names.
+LANGUAGES = languages.CODES
+LANGUAGE_NAMES = languages.NAMES
 
 INTERACTION_KINDS = (
     "message_in",

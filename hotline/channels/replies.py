@@ -7,6 +7,8 @@ a topic: the phone may be read or overheard by someone else.
 
 from __future__ import annotations
 
+from hotline.languages import DEFAULT, english_name
+
 SMS_SEGMENT_UCS2 = 70
 # ``format_reference`` gives "XXXX-XXXX"; templates are checked with this length.
 REFERENCE_DISPLAY_LENGTH = 9
@@ -60,11 +62,10 @@ APOLOGY = {
 
 # Played to the staff member who picks up, never to the caller.
 SCREEN_PROMPT = "Hotline call in {language}. Press 1 to accept."
-LANGUAGE_NAMES_EN = {"ko": "Korean", "ru": "Russian", "uk": "Ukrainian", "en": "English"}
 
 
 def _pick(table: dict[str, str], language: str | None) -> str:
-    return table.get(language or "en", table["en"])
+    return table.get(language or DEFAULT, table[DEFAULT])
 
 
 def auto_reply(language: str | None, reference: str) -> str:
@@ -99,4 +100,4 @@ def apology(language: str) -> str:
 
 def screen_prompt(language: str | None) -> str:
     """The staff-side prompt naming the caller's language."""
-    return SCREEN_PROMPT.format(language=LANGUAGE_NAMES_EN.get(language or "en", "English"))
+    return SCREEN_PROMPT.format(language=english_name(language))

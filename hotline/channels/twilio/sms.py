@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
+from hotline import languages
 from hotline.channels.replies import auto_reply
 from hotline.channels.twilio.twiml import twiml
 from hotline.intake.service import IntakeError, IntakeResult, receive
@@ -115,7 +116,7 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
     try:
         result = receive(channel=channel, address=sender, body=body, external_id=message_sid,
                          meta=meta, language=script_language(body),
-                         fallback_language=current_app.config["DEFAULT_LANGUAGE"],
+                         fallback_language=languages.DEFAULT,
                          prepare=prepare, finish=finish)
     except IntakeError as exc:
         abort(400, description=str(exc))

@@ -14,10 +14,11 @@ from flask import Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from hotline import languages
 from hotline.channels import replies
 from hotline.intake.webhooks import public_url
+from hotline.languages import say_language
 
-SAY_LANGUAGE = {"ko": "ko-KR", "ru": "ru-RU", "uk": "uk-UA", "en": "en-US"}
 MENU_TIMEOUT_SECONDS = 6
 MENU_REPEATS = 2
 DIAL_TIMEOUT_SECONDS = 20
@@ -34,20 +35,21 @@ def twiml(response: MessagingResponse | VoiceResponse | str) -> Response:
 # ---- the caller's language ---------------------------------------------------------------
 
 def ivr_languages() -> list[str]:
-    """The menu languages in key order (``IVR_LANGUAGES``), unknown codes left out."""
-    return [code for code in current_app.config["IVR_LANGUAGES"] if code in SAY_LANGUAGE]
+    """The menu languages in key order (``IVR_LANGUAGES``, else the registry's order),
+    unknown codes left out."""
+    order = current_app.config["IVR_LANGUAGES"] or languages.IVR_ORDER
+    return [code for code in order if code in languages.BY_CODE]
 
 
 def default_language() -> str:
     """The language of voicemail when the caller chose none."""
-    code = current_app.config.get("DEFAULT_LANGUAGE") or "en"
-    return code if code in SAY_LANGUAGE else "en"
+    return languages.DEFAULT
 
 
 def language_param() -> str:
     """The caller's language from the ``lang`` query parameter, else the default."""
     code = request.args.get("lang", "")
-    return code if code in SAY_LANGUAGE else default_language()
+    return code if code in languages.BY_CODE else default_language()
 
 
 def language_for_digits(digits: str | None) -> str | None:
@@ -66,7 +68,7 @@ def _prompt(element: Any, language: str, text: str) -> None:  # noqa: ANN401 - a
     if recording:
         element.play(recording)
     else:
-        element.say(text, language=SAY_LANGUAGE[language])
+        element.say(text, language=say_language(language))
 
 
 def add_menu(response: VoiceResponse, repeats: int) -> None:
@@ -82,7 +84,7 @@ def add_menu(response: VoiceResponse, repeats: int) -> None:
 def add_voicemail(response: VoiceResponse, language: str, *, prompt: bool = True) -> None:
     """The voicemail prompt and ``Record``; the recording reports to ``/recording``."""
     if prompt:
-        response.say(replies.voicemail_prompt(language), language=SAY_LANGUAGE[language])
+        response.say(replies.voicemail_prompt(language), language=say_language(language))
     response.record(
         max_length=current_app.config["VOICEMAIL_MAX_SECONDS"], play_beep=True,
         timeout=RECORD_SILENCE_SECONDS, method="POST",
@@ -118,7 +120,7 @@ def hangup_answer() -> Response:
 def dial_answer(language: str, numbers: list[str], hotline_number: str | None) -> Response:
     """Ring every number at once; each staff member is screened before the call joins."""
     response = VoiceResponse()
-    response.say(replies.connecting(language), language=SAY_LANGUAGE[language])
+    response.say(replies.connecting(language), language=say_language(language))
     # The hotline's number, not the caller's, shows up in staff phones' call logs.
     dial = response.dial(timeout=DIAL_TIMEOUT_SECONDS, answer_on_bridge=True, method="POST",
                          action=public_url("twilio_voice.dial_result", lang=language),
@@ -134,7 +136,7 @@ def screen_answer(language: str) -> Response:
     response = VoiceResponse()
     gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
                              action=public_url("twilio_voice.screen", lang=language))
-    gather.say(replies.screen_prompt(language), language=SAY_LANGUAGE["en"])
+    gather.say(replies.screen_prompt(language), language=say_language("en"))
     response.hangup()
     return twiml(response)
 
@@ -142,7 +144,7 @@ def screen_answer(language: str) -> Response:
 def thanks_answer(language: str) -> Response:
     """Thank the caller for the voicemail in their language and hang up."""
     response = VoiceResponse()
-    response.say(replies.voicemail_thanks(language), language=SAY_LANGUAGE[language])
+    response.say(replies.voicemail_thanks(language), language=say_language(language))
     response.hangup()
     return twiml(response)
 
@@ -150,8 +152,8 @@ def thanks_answer(language: str) -> Response:
 def apology_answer() -> Response:
     """The fallback: an apology in every language, then a backup number or voicemail."""
     response = VoiceResponse()
-    for language in ivr_languages() or ["en"]:
-        response.say(replies.apology(language), language=SAY_LANGUAGE[language])
+    for language in ivr_languages() or [languages.DEFAULT]:
+        response.say(replies.apology(language), language=say_language(language))
     backup = current_app.config.get("VOICE_BACKUP_NUMBER")
     if backup:
         dial = response.dial(timeout=BACKUP_DIAL_TIMEOUT_SECONDS, method="POST",
@@ -159,7 +161,7 @@ def apology_answer() -> Response:
                                                lang=default_language()))
         dial.number(backup)
         return twiml(response)
-    for language in ivr_languages() or ["en"]:
-        response.say(replies.voicemail_prompt(language), language=SAY_LANGUAGE[language])
+    for language in ivr_languages() or [languages.DEFAULT]:
+        response.say(replies.voicemail_prompt(language), language=say_language(language))
     add_voicemail(response, default_language(), prompt=False)
     return twiml(response)
