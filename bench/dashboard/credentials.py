@@ -54,6 +54,7 @@ def main() -> None:
                 .order_by(Case.id.desc()).limit(1)).scalar_one()
         tokens = {role: create_token(f"bench-{role}", role)[1]
                   for role in ("staff", "supervisor")}
+        db.session.commit()
         latest_id = int(db.session.execute(select(func.max(Case.id))).scalar() or 0)
         cookie_name = app.config.get("SESSION_COOKIE_NAME", "session")
         print(json.dumps({

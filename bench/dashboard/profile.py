@@ -56,6 +56,7 @@ def main() -> None:
             .order_by(Case.id.desc()).limit(1)).scalar_one())
         latest = int(db.session.execute(select(func.max(Case.id))).scalar() or 0)
         tokens = {role: create_token(f"profile-{role}", role)[1] for role in users}
+        db.session.commit()
         identities = {role: user.get_id() for role, user in users.items()}
         engine = db.engine
 

@@ -28,18 +28,22 @@ def _digest(token: str) -> str:
 
 
 def create_token(name: str, role: str) -> tuple[ApiToken, str]:
-    """Create and store a token; returns the row and the clear token (shown once)."""
+    """Add a token (flushed; the caller commits); returns the row and the clear token
+    (shown once)."""
     if role not in TOKEN_ROLES:
         raise ValueError(f"role must be one of {', '.join(TOKEN_ROLES)}")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name, role=role, token_hash=_digest(clear))
     db.session.add(row)
-    db.session.commit()
+    db.session.flush()
     return row, clear
 
 
 def authenticate(header: str) -> ApiToken | None:
-    """The live token named by an ``Authorization: Bearer …`` header, else None."""
+    """The live token named by an ``Authorization: Bearer …`` header, else None.
+
+    Its ``last_used_at`` is updated in the session, not committed: the request commits.
+    """
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value or len(value) > 200:
@@ -53,5 +57,4 @@ def authenticate(header: str) -> ApiToken | None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         row.last_used_at = now
-        db.session.commit()
     return row

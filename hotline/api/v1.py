@@ -7,7 +7,7 @@ import binascii
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import false, func, select
 
 from hotline import audit
@@ -35,6 +35,15 @@ def _require_token() -> None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
         abort(response)
     g.api_token = token
+
+
+@bp.after_request
+def _commit(response: Response) -> Response:
+    """The API's request boundary: one commit for what the request recorded (the read's
+    audit row, the token's last use). Views and the token check only add to the session."""
+    if response.status_code < 400:
+        db.session.commit()
+    return response
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -123,7 +132,6 @@ def list_cases():
     items = [case_summary(case, n) for case, n in page]
     audit.record("api.case_list", actor_label=_token_label(),
                  detail={"references": [item["reference"] for item in items]})
-    db.session.commit()
     return jsonify({"items": items,
                     "next_cursor": _encode_cursor(page[-1][0].id) if more else None})
 
@@ -169,7 +177,6 @@ def case_detail(reference: str):
     ]
     audit.record("api.case_read", actor_label=_token_label(), case=case,
                  detail={"bodies": may_read})
-    db.session.commit()
     return jsonify(data)
 
 

@@ -16,7 +16,9 @@ from hotline.models import ApiToken, AuditEvent, Case, utcnow
 @pytest.fixture
 def token(app) -> str:  # noqa: ANN001
     with app.app_context():
-        return create_token("tests", "staff")[1]
+        clear = create_token("tests", "staff")[1]
+        db.session.commit()
+        return clear
 
 
 def auth(token: str) -> dict:
@@ -130,6 +132,7 @@ def test_stats_tokens_see_no_message_text(app, client):
     ref = seed(app, 1)[0]
     with app.app_context():
         stats_token = create_token("dashboard-tv", "stats")[1]
+        db.session.commit()
     data = client.get(f"/api/v1/cases/{ref}", headers=auth(stats_token)).json
     assert data["interactions"][0]["body"] is None
 
@@ -169,3 +172,20 @@ def test_stats_range_and_bad_dates(app, client, token):
     assert client.get("/api/v1/stats?since=yesterday", headers=auth(token)).status_code == 400
     assert client.get(f"/api/v1/stats?since={today}&until={past}",
                       headers=auth(token)).status_code == 400
+
+
+def test_the_token_check_commits_nothing_by_itself(app, client, token, monkeypatch):
+    """The read's audit row and the token's last use are committed once, by the request."""
+    commits = []
+    monkeypatch.setattr(db.session, "commit", lambda: commits.append(1))
+    assert client.get("/api/v1/cases", headers=auth(token)).status_code == 200
+    assert commits == [1]
+    assert client.get("/api/v1/cases", headers={"Authorization": "Bearer no"}
+                      ).status_code == 401
+    assert commits == [1]
+
+
+def test_last_use_of_a_token_is_stored(app, client, token):
+    assert client.get("/api/v1/stats", headers=auth(token)).status_code == 200
+    with app.app_context():
+        assert db.session.execute(select(ApiToken)).scalar_one().last_used_at is not None

@@ -103,6 +103,7 @@ def test_submission_ids_are_stored_as_keyed_hashes_and_never_returned_by_the_api
         stored = db.session.execute(select(Interaction.external_id).where(
             Interaction.channel == "web")).scalars().all()
         tokens = [create_token(f"t-{role}", role)[1] for role in ("stats", "staff", "admin")]
+        db.session.commit()
     assert all(len(value) == 64 and "web-" not in value for value in stored)
     assert stolen_id not in stored
     for token in tokens:
