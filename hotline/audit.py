@@ -52,6 +52,9 @@ def record(action: str, *, actor: User | None = None, actor_label: str | None = 
            case: Case | None = None, detail: dict[str, Any] | None = None) -> AuditEvent:
     """Append an audit event in the current transaction (the caller commits)."""
     session = db.session
+    # Pending row changes first, so every transaction takes its row locks before the
+    # audit lock (one order everywhere: no deadlock between two appenders).
+    session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _AUDIT_LOCK_ID})
     if case is not None and case.id is None:

@@ -28,9 +28,16 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _rate_limit_key() -> str:
-    """Key rate limits by the remote address without ever logging it."""
-    return request.remote_addr or "unknown"
+def address_key() -> str:
+    """Rate-limit key of the remote address: a keyed hash (blind index), never the address.
+
+    Every limit derived from an address uses this (the default key of ``limiter``), so
+    neither the limiter's storage (Redis) nor its log lines hold a client address
+    (security review, finding 11).
+    """
+    from hotline.crypto import cipher
+
+    return "addr:" + cipher().blind_index("addr:" + (request.remote_addr or "unknown"))[:32]
 
 
 db = SQLAlchemy(model_class=Base)
@@ -38,7 +45,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=_rate_limit_key, default_limits=[])
+limiter = Limiter(key_func=address_key, default_limits=[])
 
 # Signed Twilio webhooks: all their traffic comes from a few Twilio addresses, so a
 # per-address limit would drop callers' messages during a burst. ``limiter.exempt`` on

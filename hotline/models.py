@@ -73,6 +73,10 @@ class User(UserMixin, db.Model):
     totp_last_counter: Mapped[int | None] = mapped_column(Integer, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When a one-time password stops working (null for a password the user chose).
+    password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # argon2 hashes of the last one-time passwords issued: never accepted as a new password.
+    one_time_hashes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

@@ -6,10 +6,13 @@ caller, so a view commits the change and its audit event together.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from hotline import audit
 from hotline.auth import server_sessions
+from hotline.auth.clock import now
 from hotline.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -23,19 +26,39 @@ from hotline.crypto import AddressError, normalise_address
 from hotline.extensions import db
 from hotline.models import User
 
+# A one-time password set by an admin (or the CLI) stops working after this long; and
+# none ever issued to the account is accepted as its new password (an admin has seen it).
+ONE_TIME_PASSWORD_HOURS = 72
+# How many one-time password hashes are kept to refuse as a new password.
+ONE_TIME_HISTORY = 3
+
 
 class AccountError(ValueError):
     """An account change was refused; ``str(exc)`` is safe to show."""
 
 
-def check_new_password(password: str, *, current_hash: str | None = None) -> None:
-    """Refuse passwords that are too short, too long or equal to the current one."""
+def check_new_password(password: str, *, current_hash: str | None = None,
+                       retired: list[str] | None = None) -> None:
+    """Refuse passwords that are too short, too long, equal to the current one or to any
+    one-time password the account was given (``retired`` hashes)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"The password may have at most {MAX_PASSWORD_LENGTH} characters.")
     if current_hash and verify_password(current_hash, password):
         raise AccountError("Choose a password different from the current one.")
+    if any(verify_password(old, password) for old in retired or []):
+        raise AccountError("Choose a password of your own, not a one-time password "
+                           "you were given.")
+
+
+def _issue_one_time(user: User, password: str) -> None:
+    """Make ``password`` the account's one-time password: expiring, remembered as used."""
+    hashed = hash_password(password)
+    user.password_hash = hashed
+    user.must_change_password = True
+    user.password_expires_at = now() + timedelta(hours=ONE_TIME_PASSWORD_HOURS)
+    user.one_time_hashes = [hashed, *(user.one_time_hashes or [])][:ONE_TIME_HISTORY]
 
 
 def end_all_sessions(user: User) -> None:
@@ -68,6 +91,8 @@ def create_account(email: str, display_name: str, role: str, *, actor: User | No
     user = User(email=email, display_name=display_name.strip() or email.split("@")[0],
                 role=role, password_hash=hash_password(password),
                 session_token=new_session_token(), must_change_password=one_time)
+    if one_time:
+        _issue_one_time(user, password)
     db.session.add(user)
     db.session.flush()
     audit.record("admin.user_create", actor=actor, actor_label=actor_label,
@@ -77,9 +102,12 @@ def create_account(email: str, display_name: str, role: str, *, actor: User | No
 
 def change_password(user: User, new_password: str, *, actor: User, forced: bool = False) -> None:
     """Set a new password chosen by the user; ends every other session of theirs."""
-    check_new_password(new_password, current_hash=user.password_hash)
+    check_new_password(new_password, current_hash=user.password_hash,
+                       retired=user.one_time_hashes)
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
+    user.password_expires_at = None
+    user.failed_logins = 0
     end_all_sessions(user)
     audit.record("auth.password_changed", actor=actor,
                  detail={"user_id": user.id, "forced": forced})
@@ -139,8 +167,7 @@ def reset_two_factor(user: User, *, actor: User) -> None:
 def reset_password(user: User, *, actor: User) -> str:
     """Give ``user`` a new one-time password (returned, to show once); ends their sessions."""
     password = generate_password()
-    user.password_hash = hash_password(password)
-    user.must_change_password = True
+    _issue_one_time(user, password)
     user.failed_logins = 0
     user.locked_until = None
     end_all_sessions(user)

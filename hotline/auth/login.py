@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hotline import audit
 from hotline.auth import totp
@@ -67,15 +67,29 @@ def _dummy_hash() -> str:
     return cache["dummy_hash"]
 
 
-def register_failure(user: User, step: str) -> None:
-    """Count a failed password or code; lock the account at ``MAX_FAILED_LOGINS``."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    audit.record("auth.login_failed", actor=user, detail={"step": step,
-                                                          "failures": user.failed_logins})
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now() + timedelta(minutes=LOCKOUT_MINUTES)
-        user.failed_logins = 0
+def register_failure(user: User, step: str) -> bool:
+    """Count a failed password or code; lock the account at ``MAX_FAILED_LOGINS``.
+
+    The count is one atomic ``UPDATE … SET failed_logins = failed_logins + 1 RETURNING``,
+    and the lock a second UPDATE conditional on the count, so parallel failures each count
+    (a read-modify-write lost them: 8 parallel wrong passwords left 2 and no lock) and
+    exactly one of them locks. Returns True when this failure locked the account.
+    """
+    failures = db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+        .returning(User.failed_logins), execution_options={"synchronize_session": False}
+    ).scalar_one()
+    audit.record("auth.login_failed", actor=user, detail={"step": step, "failures": failures})
+    locked = db.session.execute(
+        update(User).where(User.id == user.id, User.failed_logins >= MAX_FAILED_LOGINS)
+        .values(failed_logins=0, locked_until=now() + timedelta(minutes=LOCKOUT_MINUTES))
+        .returning(User.id), execution_options={"synchronize_session": False}
+    ).scalar_one_or_none() is not None
+    db.session.refresh(user, ["failed_logins", "locked_until"])
+    if locked:
         audit.record("auth.lockout", actor=user, detail={"minutes": LOCKOUT_MINUTES})
+    return locked
 
 
 def check_password(email: str, password: str) -> User:
@@ -98,10 +112,20 @@ def check_password(email: str, password: str) -> User:
     if not verify_password(user.password_hash, password):
         register_failure(user, "password")
         raise SignInFailed(GENERIC_FAILURE)
+    if one_time_password_expired(user):
+        audit.record("auth.login_failed", actor=user, detail={
+            "step": "password", "reason": "one-time password expired"})
+        raise SignInFailed(GENERIC_FAILURE)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         audit.record("auth.password_rehashed", actor=user)
     return user
+
+
+def one_time_password_expired(user: User) -> bool:
+    """True when ``user`` holds a one-time password past its expiry (an admin issues another)."""
+    return bool(user.must_change_password and user.password_expires_at is not None
+                and user.password_expires_at <= now())
 
 
 def check_code(user: User, code: str) -> None:

@@ -1,7 +1,9 @@
 """TOTP second factor (RFC 6238, pyotp): secrets, enrolment QR codes, code checks.
 
 A code is accepted once: the time-step counter it belongs to is stored in
-``User.totp_last_counter`` and any code for that step or an earlier one is refused.
+``User.totp_last_counter`` and any code for that step or an earlier one is refused. The
+step is burnt with one conditional ``UPDATE … WHERE totp_last_counter < :step``, so of two
+requests racing with the same code exactly one wins (a read-then-write let both in).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from datetime import datetime
 
 import pyotp
 import segno
+from sqlalchemy import or_, update
 
+from hotline.extensions import db
 from hotline.models import User
 
 ISSUER = "Hotline"
@@ -63,7 +67,11 @@ def accept_code(user: User, code: str, at: datetime) -> bool:
     counter = matching_counter(user.totp_secret, code, at)
     if counter is None:
         return False
-    if user.totp_last_counter is not None and counter <= user.totp_last_counter:
-        return False
-    user.totp_last_counter = counter
-    return True
+    won = db.session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_counter.is_(None),
+                                                    User.totp_last_counter < counter))
+        .values(totp_last_counter=counter).returning(User.id),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none() is not None
+    db.session.refresh(user, ["totp_last_counter"])
+    return won

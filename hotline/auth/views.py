@@ -30,6 +30,8 @@ from hotline.auth.login import (
     address_limit,
     check_code,
     check_password,
+    is_locked,
+    register_failure,
     signed_in,
 )
 from hotline.auth.passwords import verify_password
@@ -40,6 +42,8 @@ from hotline.models import User
 bp = Blueprint("auth", __name__)
 bp.add_app_template_global(steps.step_texts, "first_sign_in_steps")
 
+LOCKED_CHANGE_MESSAGE = ("Too many wrong passwords: the account is locked for a while and "
+                         "this session was signed out.")
 RESTART_MESSAGE = "Your sign-in took too long or was interrupted. Please start again."
 
 
@@ -167,12 +171,23 @@ def logout_everywhere():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @staff_required()
+@limiter.limit(address_limit, methods=["POST"])
 def account_password():
     """A signed-in user changes their password; every other session of theirs ends."""
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not verify_password(user.password_hash, form.current.data):
+        if is_locked(user):
+            form.current.errors = [*form.current.errors, LOCKED_CHANGE_MESSAGE]
+        elif not verify_password(user.password_hash, form.current.data):
+            # Counts towards the sign-in lockout and is audited (register_failure), so a
+            # borrowed session cannot guess the password behind it without limit.
+            locked = register_failure(user, "password_change")
+            db.session.commit()
+            if locked:
+                end_session()
+                flash(LOCKED_CHANGE_MESSAGE, "error")
+                return redirect(url_for("auth.login"))
             form.current.errors = [*form.current.errors, "The current password is wrong."]
         else:
             try:

@@ -47,7 +47,7 @@ from hotline.channels.web.intake import (
 )
 from hotline.channels.web.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
 from hotline.crypto import cipher
-from hotline.extensions import db, limiter
+from hotline.extensions import address_key, db, limiter
 from hotline.models import Case, utcnow
 
 bp = Blueprint("public", __name__)
@@ -70,7 +70,7 @@ LANG_PATH = "<any(" + ",".join(LANGUAGES) + "):lang>"
 
 def _visitor_key() -> str:
     """Rate-limit key: a keyed hash of the remote address (the address itself never leaves)."""
-    return "v:" + cipher().blind_index("addr:" + (request.remote_addr or "unknown"))[:32]
+    return "v:" + address_key()
 
 
 def _reference_key() -> str:
