@@ -56,7 +56,7 @@ def compile_catalogues(directory: Path = TRANSLATIONS_DIR, *, force: bool = Fals
     return written
 
 
-def untranslated(catalogue: Catalog) -> list[str]:
+def untranslated(catalogue: Catalog) -> list[object]:
     """Message ids with no translation, or only a fuzzy (unchecked) one."""
     return [message.id for message in catalogue
             if message.id and (not message.string or message.fuzzy)]

@@ -13,10 +13,10 @@ messages (``hide_parameters``): a logged statement or error never carries data.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from werkzeug.routing import IntegerConverter, Map
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -62,3 +62,9 @@ def configure_engine_events(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE, DELETE or INSERT matched (``Session.execute`` types its result as a
+    plain ``Result``; for these statements it is a ``CursorResult``)."""
+    return cast("CursorResult[Any]", result).rowcount or 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, abort, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
@@ -41,7 +42,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DataError)
     @app.errorhandler(OverflowError)
-    def _data_error(error: Exception) -> Response:
+    def _data_error(error: Exception) -> ResponseReturnValue | HTTPException:
         # The database refused a number the request carried (PostgreSQL: beyond the
         # column's range; SQLite's driver: beyond 64 bits, as OverflowError): bad input,
         # answered as a 400 by the blueprint's own 400 handler where it has one (the

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
+from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.models import ServerSession
 
@@ -87,4 +88,4 @@ def revoke_user(user_id: int) -> None:
 def forget_stale(before: datetime) -> int:
     """Delete rows not seen since ``before`` (cleaned on each new sign-in); the count."""
     result = db.session.execute(delete(ServerSession).where(ServerSession.seen_at < before))
-    return result.rowcount or 0
+    return rowcount(result)

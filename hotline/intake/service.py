@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import (
     Table,
     Text,
-    TextClause,
+    TextualSelect,
     bindparam,
     insert,
     select,
@@ -187,7 +187,7 @@ def receive(
 
 
 def _upsert(table: Table, values: Sequence[str], conflict: str, action: str,
-            returning: Sequence[str]) -> TextClause:
+            returning: Sequence[str]) -> TextualSelect:
     """``INSERT … ON CONFLICT … RETURNING …`` as a cacheable statement.
 
     The dialect ``insert().on_conflict_…()`` constructs carry no cache key in SQLAlchemy
@@ -233,7 +233,7 @@ def _existing(kind: str, external_id: str) -> IntakeResult | None:
                                ).scalar_one_or_none()
     if found is None:
         return None
-    interaction = db.session.get(Interaction, found)
+    interaction = db.session.get_one(Interaction, found)
     result = IntakeResult(interaction.case_id, interaction.id, created=False)
     result._objects["interaction"] = interaction
     return result

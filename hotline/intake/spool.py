@@ -323,7 +323,7 @@ def durable(offline: Callable[[ImmutableMultiDict], Response], *,
                         abort(503, description="temporarily unavailable")
                 return offline(twilio_form())
             if not is_replay():
-                maybe_replay_soon(current_app._get_current_object())
+                maybe_replay_soon(current_app._get_current_object())  # type: ignore[attr-defined]
             return response
 
         return wrapper

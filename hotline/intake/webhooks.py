@@ -10,6 +10,7 @@ with ``url_for`` so that routes are named once, in their ``@bp.post``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import abort, current_app, has_request_context, request, url_for
 from werkzeug.datastructures import ImmutableMultiDict
@@ -44,7 +45,7 @@ def required_sid(form: ImmutableMultiDict, name: str) -> str:
     return value
 
 
-def public_url(endpoint: str, **values: str) -> str:
+def public_url(endpoint: str, **values: Any) -> str:
     """The public URL of the route ``endpoint`` (what a provider calls and signs).
 
     ``PUBLIC_BASE_URL`` when set (behind a TLS proxy the app cannot see its public

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.models import Interaction, MessageStatusEvent, utcnow
 
@@ -84,7 +85,7 @@ def record_status(message_sid: str, twilio_status: str, error_code: str | None) 
         insert(table).values(**values).on_conflict_do_nothing(
             index_elements=["message_sid", "status"])
     )
-    created = bool(result.rowcount)
+    created = bool(rowcount(result))
     message = db.session.execute(
         select(Interaction).where(Interaction.kind == "message_out",
                                   Interaction.external_id == message_sid)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.intake.webhooks import public_url
 from hotline.messaging.delivery import best_recorded, ours
@@ -145,7 +146,7 @@ def claim(message_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def _expire_stale_claims(now: datetime) -> int:
@@ -157,7 +158,7 @@ def _expire_stale_claims(now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def _refusal(message: Interaction) -> str | None:
@@ -188,7 +189,7 @@ def _addresses(message: Interaction) -> tuple[str, str]:
 
 
 def _send(message_id: int, now: datetime) -> str:
-    message = db.session.get(Interaction, message_id, populate_existing=True)
+    message = db.session.get_one(Interaction, message_id, populate_existing=True)
     reason = _refusal(message)
     if reason is not None:
         message.delivery_status = "not_sent"

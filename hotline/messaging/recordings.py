@@ -92,7 +92,7 @@ def _redirect_target(url: str, status: int, headers) -> str | None:  # noqa: ANN
 
 
 def _fetch_whole(client: HttpClient, url: str,
-                 auth: tuple[str, str]) -> tuple[Iterable[bytes], str]:
+                 auth: tuple[str, str] | None) -> tuple[Iterable[bytes], str]:
     for _ in range(MAX_REDIRECTS + 1):
         response = client.request("GET", url, auth=auth, timeout=FETCH_TIMEOUT_SECONDS,
                                   allow_redirects=False)
@@ -112,7 +112,7 @@ def _fetch_whole(client: HttpClient, url: str,
 
 
 def _stream_with_requests(client: TwilioHttpClient, url: str,
-                          auth: tuple[str, str]) -> tuple[Iterable[bytes], str]:
+                          auth: tuple[str, str] | None) -> tuple[Iterable[bytes], str]:
     session = client.session
     for _ in range(MAX_REDIRECTS + 1):
         response = session.get(url, auth=auth, stream=True, allow_redirects=False,

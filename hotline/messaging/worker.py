@@ -69,7 +69,7 @@ def run(app: Flask, *, once: bool = False, stop: threading.Event | None = None,
 def _after_commit(session: Session) -> None:
     if session.info.pop(OUTBOX_WAKE_KEY, False):
         try:
-            app = current_app._get_current_object()
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
         except RuntimeError:
             return
         _wake_event(app).set()

@@ -30,6 +30,7 @@ from sqlalchemy import Column, Table, Text, select, type_coerce, update
 
 from hotline import audit
 from hotline.crypto import DecryptionError, EncryptedText, FieldCipher, cipher
+from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.logging_setup import log_event
 
@@ -147,7 +148,7 @@ def _rotate_value(table: Table, pk: Column, column: Column, key: object, token: 
         .where(pk == key, type_coerce(column, Text()) == token)
         .values({column.name: type_coerce(new_token, Text())})
     )
-    if result.rowcount == 1:
+    if rowcount(result) == 1:
         count.rotated += 1
     else:
         count.changed_concurrently += 1

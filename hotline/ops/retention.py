@@ -46,6 +46,7 @@ from hotline.cases.vocabularies import (
     LANGUAGES,
 )
 from hotline.cases.workflow import RESOLUTIONS, STATUSES
+from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.logging_setup import log_event
 from hotline.models import Caller, Case, Interaction, MessageStatusEvent, utcnow
@@ -283,7 +284,7 @@ def _purge_batch(batch: list[_CaseWork], cutoff: datetime, report: PurgeReport) 
             .where(Case.id == work.case_id, _candidates(cutoff))
             .values(region=None, followup_hash=None, purged_at=now, version=Case.version + 1)
         )
-        if result.rowcount != 1:
+        if rowcount(result) != 1:
             report.skip("changed_meanwhile")
             continue
         counts["cases"] += 1
@@ -308,7 +309,7 @@ def _purge_batch(batch: list[_CaseWork], cutoff: datetime, report: PurgeReport) 
                | Caller.name.is_not(None))
         .values(address=None, address_index=None, name=None)
     )
-    counts["callers"] = result.rowcount
+    counts["callers"] = rowcount(result)
     audit.record("retention.purge", actor_label="retention",
                  detail={"days": report.days, **counts})
     db.session.commit()

@@ -104,7 +104,7 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
             _apply_opt(result.caller, *keyword)
         first_contact = result.case_opened or result.case_reopened
         if answer and first_contact and keyword is None and _may_auto_reply(result):
-            replies.append(auto_reply(result.language, result.reference))
+            replies.append(auto_reply(result.language, result.reference or ""))
             # Set before the interaction's INSERT, so the flag costs no UPDATE.
             result.meta["auto_reply"] = True
 

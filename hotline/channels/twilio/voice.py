@@ -219,7 +219,7 @@ def recording() -> Response:
         meta["voicemail"] = recording_sid
         if voicemail_case_id != case.id:
             # The call's case was closed meanwhile and the voicemail opened another.
-            db.session.get(Case, voicemail_case_id).callback_needed = True
+            db.session.get_one(Case, voicemail_case_id).callback_needed = True
 
     update_call(call_sid, attach)
     return Response(status=204)

@@ -171,12 +171,13 @@ def thread(case: Case, before: int | None = None) -> tuple[list[ThreadEntry], in
     used = 0
     more: int | None = None
     for row in db.session.execute(query.limit(THREAD_MAX_ENTRIES + 1)).scalars():
-        size = len(row.body.encode("utf-8"))
+        body = row.body or ""  # the query asks for bodies that are not NULL
+        size = len(body.encode("utf-8"))
         if entries and (used + size > THREAD_TEXT_BUDGET_BYTES
                         or len(entries) == THREAD_MAX_ENTRIES):
             more = entries[-1].id
             break
         used += size
-        entries.append(ThreadEntry(row.id, row.kind == "message_in", row.body, row.created_at))
+        entries.append(ThreadEntry(row.id, row.kind == "message_in", body, row.created_at))
     entries.reverse()
     return entries, more
