@@ -67,4 +67,4 @@ def configure_engine_events(engine: Engine) -> None:
 def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE, DELETE or INSERT matched (``Session.execute`` types its result as a
     plain ``Result``; for these statements it is a ``CursorResult``)."""
-    return cast("CursorResult[Any]", result).rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0

@@ -60,9 +60,6 @@ REDACTED = "[redacted]"
 _MARK = "_hotline_filter"
 
 
-LOG_FORMATS = ("human", "json")
-
-
 def _ipv4(match: re.Match[str]) -> str:
     return match.group(0) if _NOT_PERSONAL_IPV4.match(match.group(0)) else REDACTED
 

@@ -52,7 +52,3 @@ class ChangePasswordForm(NewPasswordForm):
 
     current = PasswordField("Current password", validators=[DataRequired()],
                             render_kw={"autocomplete": "current-password", "autofocus": True})
-
-
-class SignOutForm(FlaskForm):
-    """The sign-out button (CSRF only)."""

@@ -46,10 +46,6 @@ CLASSIFICATIONS: dict[str, tuple[str, ...]] = {
     "affiliation": ("russia", "dprk", "other", "unknown"),
     "urgency": ("immediate", "high", "normal"),
 }
-CLASSIFICATION_FIELDS = tuple(CLASSIFICATIONS)
-
-# Lower ranks come first in the queue.
-URGENCY_RANK = {"immediate": 0, "high": 1, "normal": 2}
 
 
 def classification_choices(

@@ -10,8 +10,6 @@ from __future__ import annotations
 from hotline.languages import DEFAULT, english_name
 
 SMS_SEGMENT_UCS2 = 70
-# ``format_reference`` gives "XXXX-XXXX"; templates are checked with this length.
-REFERENCE_DISPLAY_LENGTH = 9
 
 AUTO_REPLY = {
     "ko": "메시지를 받았습니다. 번호: {reference}. 곧 답장드리겠습니다.",

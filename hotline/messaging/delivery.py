@@ -34,7 +34,6 @@ TWILIO_STATUSES = {
 # Higher ranks win; equal ranks keep the first (a final status never moves back).
 RANK = {"queued": 0, "sending": 1, "accepted": 2, "sent": 3, "undelivered": 4, "failed": 4,
         "delivered": 5, "read": 6}
-FINAL_STATUSES = frozenset({"delivered", "read", "undelivered", "failed"})
 # Outbox states that no Twilio callback may change.
 LOCAL_STATUSES = frozenset({"queued", "sending", "not_sent", "published"})
 

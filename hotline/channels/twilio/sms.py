@@ -67,10 +67,9 @@ def media_of(form: ImmutableMultiDict) -> list[dict[str, str]]:
 
 @dataclass
 class Taken:
-    """One inbound message taken in: the intake result, its opt keyword, the TwiML reply."""
+    """One inbound message taken in: the intake result and the TwiML reply."""
 
     result: IntakeResult
-    opt: str | None
     reply: str | None = None
 
 
@@ -120,8 +119,7 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
                          prepare=prepare, finish=finish)
     except IntakeError as exc:
         abort(400, description=str(exc))
-    taken = Taken(result, keyword[0] if keyword else None,
-                  replies[0] if replies and not is_replay() else None)
+    taken = Taken(result, replies[0] if replies and not is_replay() else None)
     if not result.created and answer and result.interaction.meta.get("auto_reply"):
         # A retried delivery: the same answer as the first time.
         case = result.case
