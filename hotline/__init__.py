@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.api.v1 import bp as api_bp
     from hotline.auth.session import register as register_auth
     from hotline.auth.views import bp as auth_bp
+    from hotline.channels.telegram.webhook import bp as telegram_bp
     from hotline.channels.twilio.sms import bp as sms_bp
     from hotline.channels.twilio.voice import bp as voice_bp
     from hotline.channels.web.views import bp as public_bp
@@ -78,15 +79,16 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.messaging import init_app as init_messaging
     from hotline.reports.views import bp as reports_bp
 
-    for blueprint in (auth_bp, admin_bp, health_bp, public_bp, sms_bp, voice_bp, api_bp,
-                      reports_bp, dashboard_bp):
+    for blueprint in (auth_bp, admin_bp, health_bp, public_bp, sms_bp, voice_bp, telegram_bp,
+                      api_bp, reports_bp, dashboard_bp):
         app.register_blueprint(blueprint)
-    # Webhooks are signature-checked and the API is token-authenticated instead of CSRF.
-    for blueprint in (sms_bp, voice_bp, api_bp):
+    # Webhooks are signature-checked (Telegram's: a secret header) and the API is
+    # token-authenticated instead of CSRF.
+    for blueprint in (sms_bp, voice_bp, telegram_bp, api_bp):
         csrf.exempt(blueprint)
-    # All Twilio traffic comes from a few Twilio addresses: a per-address limit there
-    # would drop callers' messages during a broadcast burst.
-    for blueprint in (sms_bp, voice_bp):
+    # All Twilio (and Telegram) traffic comes from a few provider addresses: a per-address
+    # limit there would drop callers' messages during a broadcast burst.
+    for blueprint in (sms_bp, voice_bp, telegram_bp):
         limiter.exempt(blueprint)
     register_auth(app)
     init_messaging(app)

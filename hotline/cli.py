@@ -1,4 +1,4 @@
-"""``flask --app wsgi …`` commands: users, API tokens, the audit chain."""
+"""``flask --app wsgi …`` commands: users, API tokens, the audit chain; every group registered."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hotline.api.tokens import TOKEN_ROLES, create_token
 from hotline.auth import steps
 from hotline.auth.accounts import AccountError, create_account
 from hotline.cases.vocabularies import ROLES
+from hotline.channels.telegram.cli import simulate_telegram, telegram_cli
 from hotline.channels.twilio.simulate import simulate_cli
 from hotline.demo import demo_cli
 from hotline.extensions import db
@@ -87,6 +88,8 @@ def audit_verify() -> None:
 def register(app: Flask) -> None:
     """Attach every command group to ``app``."""
     groups = (users_cli, tokens_cli, audit_cli, intake_cli, outbox_cli, simulate_cli,
-              keys_cli, retention_cli, demo_cli)
+              keys_cli, retention_cli, demo_cli, telegram_cli)
+    if "telegram" not in simulate_cli.commands:
+        simulate_cli.add_command(simulate_telegram)
     for group in groups:
         app.cli.add_command(group)

@@ -86,6 +86,10 @@ class EncryptedText(TypeDecorator):
         return cipher().decrypt(value)
 
 
+# Telegram ids fit in 52 bits (their documentation); 16 digits leave room.
+TELEGRAM_ID_DIGITS = 16
+
+
 class AddressError(ValueError):
     """The sender address cannot be normalised."""
 
@@ -93,15 +97,20 @@ class AddressError(ValueError):
 def normalise_address(kind: str, raw: str) -> str:
     """Normalise a caller address: E.164 for phone and WhatsApp numbers.
 
-    ``kind`` is ``phone``, ``whatsapp`` or ``web``. WhatsApp senders arrive as
-    ``whatsapp:+7...``; the prefix is dropped so both map to the same number form.
-    Web addresses (form submission keys) are kept as given.
+    ``kind`` is ``phone``, ``whatsapp``, ``telegram`` or ``web``. WhatsApp senders arrive
+    as ``whatsapp:+7...``; the prefix is dropped so both map to the same number form.
+    Telegram addresses are private-chat ids (positive integers, in decimal). Web
+    addresses (form submission keys) are kept as given.
     """
     value = (raw or "").strip()
     if kind == "web":
         if not value:
             raise AddressError("empty web address")
         return value
+    if kind == "telegram":
+        if not (value.isascii() and value.isdigit()) or len(value) > TELEGRAM_ID_DIGITS:
+            raise AddressError("not a Telegram private chat id")
+        return str(int(value))
     if value.lower().startswith("whatsapp:"):
         value = value[len("whatsapp:"):]
     if value.lower().startswith("client:") or not value:

@@ -53,9 +53,17 @@ DEMO_EMAIL_DOMAIN = "demo.hotline.invalid"
 # Share of cases whose caller comes back later with a new case.
 RETURNING_SHARE = 0.18
 
-CHANNEL_WEIGHTS = {"sms": 35, "whatsapp": 25, "voice": 25, "web": 15}
+# Telegram is the main written channel of lines like this one (their sites are blocked
+# where many callers live; Telegram is not), then calls, SMS, WhatsApp and the web form.
+CHANNEL_WEIGHTS = {"telegram": 30, "sms": 20, "whatsapp": 15, "voice": 20, "web": 15}
 LANGUAGE_WEIGHTS = {"ko": 30, "ru": 35, "uk": 20, "en": 15}
-ADDRESS_KIND = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp", "web": "web"}
+ADDRESS_KIND = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp",
+                "telegram": "telegram", "web": "web"}
+# How each written channel's messages are identified (web submissions: not at all) and
+# the status a delivered reply reaches (the Bot API reports no delivery, only "sent").
+MESSAGE_ID_PREFIX = {"sms": "SM", "whatsapp": "SM", "telegram": "tg-"}
+REPLY_ID_PREFIX = {"sms": "SM", "whatsapp": "SM", "telegram": "tgm-"}
+REPLY_DELIVERED = {"sms": "delivered", "whatsapp": "delivered", "telegram": "sent"}
 OPEN_STATUS_WEIGHTS = {"new": 30, "triaged": 20, "in_progress": 30, "waiting": 20}
 
 PHRASES = {
@@ -226,10 +234,17 @@ class _Generator:
         self.sid_counter += 1
         return f"{prefix}{self.run_tag}{self.sid_counter:024x}"
 
+    def message_id(self, channel: str) -> str | None:
+        """An inbound message's external id on ``channel`` (None for the web form)."""
+        prefix = MESSAGE_ID_PREFIX.get(channel)
+        return self.sid(prefix) if prefix else None
+
     def address(self, kind: str, language: str) -> str:
         rng = self.rng
         if kind == "web":
             return "web-" + secrets.token_hex(16)
+        if kind == "telegram":
+            return str(rng.randrange(10 ** 8, 8 * 10 ** 9))  # a private chat's id
         country = {"ko": "+8210", "ru": "+79", "uk": "+38067", "en": "+4477"}[language]
         digits = {"+8210": 8, "+79": 9, "+38067": 7, "+4477": 8}[country]
         return country + str(rng.randrange(10 ** (digits - 1), 10 ** digits))
@@ -357,18 +372,19 @@ class _Generator:
                     json.dumps({"duration": rng.randint(3, 180)}), None,
                     created + timedelta(seconds=30))
         else:
-            add("message_in", channel, self.sid("SM") if channel != "web" else None,
-                rng.choice(bodies), self.meta_empty, None, created)
+            add("message_in", channel, self.message_id(channel), rng.choice(bodies),
+                self.meta_empty, None, created)
         if first_response is None:
             return rows
         author = assignee
         if assignee is not None:
             add("assignment", None, None, None, json.dumps({"to": assignee}), assignee,
                 first_response - timedelta(seconds=30))
-        reply_channel = channel if channel in ("sms", "whatsapp") else None
+        reply_channel = channel if channel in REPLY_DELIVERED else None
         if reply_channel:
-            add("message_out", reply_channel, self.sid("SM"), rng.choice(pool.replies),
-                self.meta_delivered, author, first_response, "delivered")
+            add("message_out", reply_channel, self.sid(REPLY_ID_PREFIX[reply_channel]),
+                rng.choice(pool.replies), self.meta_delivered, author, first_response,
+                REPLY_DELIVERED[reply_channel])
         else:
             add("note", None, None, rng.choice(pool.notes), self.meta_empty, author,
                 first_response)
@@ -376,8 +392,8 @@ class _Generator:
         for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
             at = first_response + timedelta(seconds=rng.uniform(0, extra_span))
             if rng.random() < 0.5 and channel != "voice":
-                add("message_in", channel, self.sid("SM") if channel != "web" else None,
-                    rng.choice(bodies), self.meta_empty, None, at)
+                add("message_in", channel, self.message_id(channel), rng.choice(bodies),
+                    self.meta_empty, None, at)
             else:
                 add("note", None, None, rng.choice(pool.notes), self.meta_empty, author, at)
         rows.sort(key=lambda row: row[8])

@@ -47,11 +47,11 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=address_key, default_limits=[])
 
-# Signed Twilio webhooks: all their traffic comes from a few Twilio addresses, so a
+# Signed webhooks: all their traffic comes from a few Twilio (or Telegram) addresses, so a
 # per-address limit would drop callers' messages during a burst. ``limiter.exempt`` on
 # the blueprints (hotline/__init__.py) says so too; this filter also spares them the
 # limiter's per-request resolution of which limits apply (~4 % of a message's CPU).
-WEBHOOK_BLUEPRINTS = frozenset({"twilio_sms", "twilio_voice"})
+WEBHOOK_BLUEPRINTS = frozenset({"twilio_sms", "twilio_voice", "telegram"})
 
 
 @limiter.request_filter

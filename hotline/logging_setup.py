@@ -15,15 +15,17 @@ Third-party loggers that would otherwise write such data are tamed here, in one 
 - ``flask-limiter`` writes the rate-limit key, which is the client address: masked;
 - ``twilio.http_client`` writes request URLs and query parameters at INFO (a message
   list filtered by ``To`` would carry a number): only its warnings pass;
+- ``urllib3.connectionpool`` at DEBUG writes every request line, and a Telegram Bot API
+  path carries the bot token (``/bot<token>/sendMessage``): the token is masked;
 - ``sqlalchemy.engine.Engine`` at DEBUG writes every result row *after* decryption
   (``EncryptedText`` runs first): row lines are dropped. Statement parameters are
   hidden by the engine option ``hide_parameters`` (hotline/database.py);
 - exceptions are rendered as their type and the frames' file:line only, because an
   exception's message may quote data.
 
-A last-line scrubber in both formatters replaces anything shaped like an E.164 number or
-an IP address, in case a future log call slips; loopback addresses (``127.0.0.0/8``,
-``0.0.0.0``) are nobody's personal data and stay, so the dev server's "Running on
+A last-line scrubber in both formatters replaces anything shaped like an E.164 number, a
+Telegram bot token or an IP address, in case a future log call slips; loopback addresses
+(``127.0.0.0/8``, ``0.0.0.0``) are nobody's personal data and stay, so the dev server's "Running on
 http://127.0.0.1:5000" is readable. Terminal colour codes (werkzeug adds them on a
 terminal) are removed, so no escape sequence ends up inside a JSON line.
 """
@@ -49,6 +51,8 @@ REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 APP_LOGGER = "hotline"
 
 _E164 = re.compile(r"(?:whatsapp:)?\+\d{6,15}")
+# A Telegram bot token as it appears in Bot API URLs (``/bot123456:AA…/``).
+_BOT_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{20,}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _NOT_PERSONAL_IPV4 = re.compile(r"^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|0\.0\.0\.0)$")
 # A colour code, raw or as json.dumps writes it.
@@ -68,6 +72,7 @@ def scrub(text: str) -> str:
     """Replace anything shaped like a phone number or a (non-loopback) IP address, and
     drop terminal colour codes."""
     text = _ANSI.sub("", text)
+    text = _BOT_TOKEN.sub(REDACTED, text)
     text = _E164.sub(REDACTED, text)
     text = _IPV4.sub(_ipv4, text)
     return _IPV6.sub(REDACTED, text)
@@ -161,7 +166,26 @@ class WerkzeugFilter(logging.Filter):
             if record.args and isinstance(record.args, tuple):
                 record.args = tuple(_QUERY.sub("", a) if isinstance(a, str) else a
                                     for a in record.args)
+        mask_bot_token(record)
         return True
+
+
+class BotTokenFilter(logging.Filter):
+    """Masks Telegram bot tokens in request lines (urllib3's, a local fake API's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        mask_bot_token(record)
+        return True
+
+
+def mask_bot_token(record: logging.LogRecord) -> None:
+    """Replace a bot token in the record's message (the rendered one, args folded in)."""
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        return
+    if _BOT_TOKEN.search(message):
+        record.msg, record.args = _BOT_TOKEN.sub(REDACTED, message), None
 
 
 class LimiterFilter(logging.Filter):
@@ -192,6 +216,7 @@ THIRD_PARTY_FILTERS: dict[str, type[logging.Filter]] = {
     "werkzeug": WerkzeugFilter,
     "flask-limiter": LimiterFilter,
     "twilio.http_client": WarningsOnlyFilter,
+    "urllib3.connectionpool": BotTokenFilter,
     "sqlalchemy.engine.Engine": SqlRowFilter,
 }
 

@@ -1,8 +1,8 @@
-"""No cookie session for the signed Twilio webhooks.
+"""No cookie session for the signed webhooks (Twilio, Telegram).
 
-Twilio sends no cookies and nothing a webhook does reads or writes the session, yet
+Providers send no cookies and nothing a webhook does reads or writes the session, yet
 Flask opens (builds a signing serializer, parses the cookie header) and saves one on
-every request. For paths under ``WEBHOOK_PREFIX`` the session is Flask's read-only
+every request. For paths under a ``WEBHOOK_PREFIX`` the session is Flask's read-only
 null session instead: an empty mapping to read, an error on any write, nothing saved
 and no ``Vary: Cookie`` on the answer. Every other route keeps the signed cookie session.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-WEBHOOK_PREFIX = "/twilio/"
+WEBHOOK_PREFIX = ("/twilio/", "/telegram/")
 
 
 class WebhookAwareSessionInterface(SecureCookieSessionInterface):

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 
 from hotline import languages
 
-CHANNELS = ("web", "sms", "whatsapp", "voice")
-ADDRESS_KINDS = ("phone", "whatsapp", "web")
+CHANNELS = ("web", "sms", "whatsapp", "telegram", "voice")
+# How a caller is reached: a phone number, a WhatsApp number, a Telegram chat id (the
+# bot's private chat with them), or an opaque key of the web form.
+ADDRESS_KINDS = ("phone", "whatsapp", "telegram", "web")
 # The languages are declared in ``hotline.languages``; these are the case vocabulary's names.
 LANGUAGES = languages.CODES
 LANGUAGE_NAMES = languages.NAMES
@@ -34,10 +36,11 @@ ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}
 CALLER_FLAGS = ("hostile", "blocked")
 
 # Outbound message states: ours (queued, sending, not_sent, published: a reply shown on
-# the web follow-up page) then Twilio's.
+# the web follow-up page; unknown: the provider may or may not have it, so it is never
+# sent again by itself) then the providers'.
 DELIVERY_STATUSES = (
-    "queued", "sending", "not_sent", "published", "accepted", "sent", "delivered", "read",
-    "undelivered", "failed",
+    "queued", "sending", "not_sent", "published", "unknown", "accepted", "sent", "delivered",
+    "read", "undelivered", "failed",
 )
 
 CLASSIFICATIONS: dict[str, tuple[str, ...]] = {

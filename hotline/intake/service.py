@@ -52,7 +52,7 @@ from hotline.logging_setup import log_event
 from hotline.models import Caller, Case, Interaction, utcnow
 
 ADDRESS_KIND_FOR_CHANNEL = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp",
-                            "web": "web"}
+                            "telegram": "telegram", "web": "web"}
 _REFERENCE_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@ raw request — path, query string, form body, the headers needed to re-verify i
 signature and the time it arrived — is written to ``SPOOL_DIR``: one file per
 delivery, encrypted with the field cipher (it holds caller numbers and message
 text), written to a temporary file, fsync'd, then linked into place. The name is
-derived from the route and the delivery's Sids, so a retried delivery spools once.
+derived from the route and the delivery's Sids (or the key a JSON webhook names, such
+as Telegram's ``update_id``), so a retried delivery spools once.
 
 ``replay_all`` pushes every spooled request, oldest first, through the app's own
 WSGI stack (signature check, the same view, the one intake service); every handler
@@ -26,20 +27,20 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import EnvironBuilder
 
 from hotline.crypto import EXTENSION_KEY, DecryptionError, cipher
 from hotline.extensions import db
-from hotline.intake.signature import SETTINGS_HEADER, SIGNATURE_HEADER, signed_url, twilio_form
+from hotline.intake.signature import SETTINGS_HEADER, SIGNATURE_HEADER, signed_url
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,14 @@ def spool_dir(app: Flask | None = None) -> Path:
     return Path(app.config["SPOOL_DIR"])
 
 
-def entry_name(path: str, form: ImmutableMultiDict, raw: bytes) -> str:
-    """The file name of a delivery: the route plus its Sids, or a hash of the body."""
+def entry_name(path: str, form: ImmutableMultiDict, raw: bytes,
+               key: Sequence[str] = ()) -> str:
+    """The file name of a delivery: the route plus its Sids (or ``key``), else a hash of
+    the body."""
     slug = path.strip("/").replace("/", "_") or "root"
     parts = []
-    for name in KEY_FIELDS:
-        value = form.get(name)
+    values = list(key) or [form.get(name) for name in KEY_FIELDS]
+    for value in values:
         if value:
             parts.append(value if _KEY_VALUE.match(value)
                          else hashlib.sha256(value.encode()).hexdigest()[:16])
@@ -104,10 +107,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def spool_current_request() -> Path:
+def spool_current_request(key: Sequence[str] = ()) -> Path:
     """Write the current webhook request to the spool (once per delivery); its path.
 
-    Touches no database. Raises SpoolError when the file cannot be written.
+    ``key``: the values that identify the delivery (default: its Twilio Sids). Touches
+    no database. Raises SpoolError when the file cannot be written.
     """
     raw = request.get_data(cache=True)
     entry = {
@@ -122,7 +126,7 @@ def spool_current_request() -> Path:
                     if name in request.headers},
     }
     directory = spool_dir()
-    target = directory / entry_name(request.path, twilio_form(), raw)
+    target = directory / entry_name(request.path, webhook_form(), raw, key)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -289,12 +293,19 @@ def _replay_in_background(app: Flask) -> None:
                  report.done, report.kept, report.rejected)
 
 
+def webhook_form() -> ImmutableMultiDict:
+    """The checked Twilio form of this request; empty for a JSON webhook (Telegram)."""
+    return g.get("twilio_form") or ImmutableMultiDict()
+
+
 def durable(offline: Callable[[ImmutableMultiDict], Response], *,
-            always_answer: bool = False) -> Callable:
+            always_answer: bool = False,
+            key: Callable[[], Sequence[str]] | None = None) -> Callable:
     """Make a webhook view loss-proof.
 
     If the view fails for any reason but a deliberate HTTP answer (bad input), the
-    request is spooled and ``offline(form)`` answers Twilio. If even the spool fails,
+    request is spooled (under ``key()`` when given, see ``spool_current_request``) and
+    ``offline(form)`` answers the provider. If even the spool fails,
     message and callback routes answer 503 (Twilio retries or calls the fallback URL);
     voice routes (``always_answer``) still answer with ``offline``. During a replay
     the failure propagates, so the spool file is kept.
@@ -316,12 +327,12 @@ def durable(offline: Callable[[ImmutableMultiDict], Response], *,
                 log.warning("webhook %s could not be stored (%s); spooling",
                             request.path, type(exc).__name__)
                 try:
-                    spool_current_request()
+                    spool_current_request(key() if key is not None else ())
                 except SpoolError:
                     log.error("webhook %s could not be spooled either", request.path)
                     if not always_answer:
                         abort(503, description="temporarily unavailable")
-                return offline(twilio_form())
+                return offline(webhook_form())
             if not is_replay():
                 maybe_replay_soon(current_app._get_current_object())  # type: ignore[attr-defined]
             return response

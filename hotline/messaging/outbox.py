@@ -1,20 +1,27 @@
-"""The outbox: staff replies stored in the request, sent through Twilio outside it.
+"""The outbox: staff replies stored in the request, sent by each channel's sender outside it.
 
 ``queue_reply`` stores a ``message_out`` (delivery status ``queued``, or
 ``published`` for web cases, which the follow-up page shows) in the current
 transaction: **the caller commits**, together with its audit record. The worker
-(``flask outbox work`` or, in development, a background thread) then sends it:
+(``flask outbox work`` or, in development, a background thread) then sends it, through
+the sender of its channel (``messaging.senders``: Twilio for SMS and WhatsApp, the Bot
+API for Telegram), in one flow for every channel:
 
 1. A message is claimed with one atomic ``UPDATE … WHERE delivery_status='queued'``
    → ``sending``; only the worker whose update hit the row sends it, so two workers
    never send the same message.
-2. Opted-out, blocked or number-less callers are never sent to (``not_sent`` with the
-   reason); neither is anything when Twilio is not configured.
-3. A failed send is retried with exponential backoff up to ``MAX_SEND_ATTEMPTS``;
-   Twilio's 4xx refusals (bad number, opted out at Twilio) are not retried.
-4. A claim older than ``SENDING_LEASE_SECONDS`` means a worker died mid-send; whether
-   Twilio got the message is unknown, so it is marked ``not_sent`` for staff to check
-   rather than sent a second time.
+2. Opted-out, blocked or unreachable callers are never sent to (``not_sent`` with the
+   reason); neither is anything on a channel whose provider is not configured.
+3. The attempt is counted and committed *before* the provider is called, so a crash
+   mid-send still shows that a send was tried.
+4. The sender's ``Outcome`` is recorded: ``sent`` (the provider's id and first status);
+   ``retry`` (again after the provider's ``retry_after`` or exponential backoff, up to
+   ``MAX_SEND_ATTEMPTS``); ``failed`` (the provider refused; a caller who blocked us is
+   marked opted out); ``unknown`` (the provider may have the message: it is never sent
+   again by itself, staff see why).
+5. A claim older than ``SENDING_LEASE_SECONDS`` means a worker died mid-send; whether
+   the provider got the message is unknown, so it is marked ``not_sent`` for staff to
+   check rather than sent a second time.
 """
 
 from __future__ import annotations
@@ -23,15 +30,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 
 from hotline.database import rowcount
 from hotline.extensions import db
-from hotline.intake.webhooks import public_url
-from hotline.messaging.delivery import best_recorded, ours
+from hotline.messaging import senders
 from hotline.models import Case, Interaction, User, utcnow
-from hotline.twilio_client import is_configured, twilio_client
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +44,18 @@ RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
 SENDING_LEASE_SECONDS = 600
 BATCH_SIZE = 50
-# Twilio concatenates up to 1600 characters into one SMS; WhatsApp allows more.
+# Twilio concatenates up to 1600 characters into one SMS; WhatsApp and Telegram (4096)
+# allow more; one limit for every channel keeps a reply sendable wherever the caller is.
 REPLY_MAX_CHARS = 1600
 
-NOT_CONFIGURED = "not sent: Twilio is not configured"
-NO_SENDER = "not sent: TWILIO_MESSAGING_FROM is not set"
 OPTED_OUT = "not sent: the caller opted out (STOP)"
 BLOCKED = "not sent: the caller is blocked"
-NO_NUMBER = "not sent: the caller has no phone number"
+NO_NUMBER = "not sent: the caller cannot be reached on this channel"
 INTERRUPTED = "not sent: interrupted while sending; check before sending again"
+UNKNOWN_RESULT = "check with the caller before sending again"
 OUTBOX_WAKE_KEY = "hotline_outbox_wake"
+# The opt-out keyword recorded when a provider says the caller blocked us.
+BLOCKED_KEYWORD = "BLOCKED"
 
 
 class OutboxError(ValueError):
@@ -60,7 +66,7 @@ def queue_reply(case: Case, body: str, author: User | None) -> Interaction:
     """Store a staff reply on ``case``; the caller commits (see the module docstring).
 
     Web cases get a ``published`` message on channel ``web``; every other case a
-    ``queued`` message on the caller's SMS or WhatsApp channel. Sets
+    ``queued`` message on the caller's channel (SMS, WhatsApp or Telegram). Sets
     ``case.first_response_at`` if unset. Raises OutboxError.
     """
     body = (body or "").strip()
@@ -81,7 +87,7 @@ def store_outgoing(case: Case, body: str, author: User | None,
     if case.channel == "web":
         channel, status = "web", "published"
     else:
-        channel = "whatsapp" if case.caller.address_kind == "whatsapp" else "sms"
+        channel = senders.reply_channel(case.caller.address_kind) or "sms"
         status = "queued"
     message = Interaction(
         case=case, kind="message_out", channel=channel, body=body, meta=dict(meta or {}),
@@ -161,79 +167,82 @@ def _expire_stale_claims(now: datetime) -> int:
     return rowcount(result)
 
 
-def _refusal(message: Interaction) -> str | None:
+def _refusal(message: Interaction, sender: senders.Sender | None) -> str | None:
     """Why this message must not be sent, or None."""
     caller = message.case.caller
     if caller.opted_out:
         return OPTED_OUT
     if caller.flag == "blocked":
         return BLOCKED
-    if caller.address_kind not in ("phone", "whatsapp") or not caller.address:
+    if (sender is None or senders.reply_channel(caller.address_kind) != message.channel
+            or not caller.address):
         return NO_NUMBER
-    if not is_configured():
-        return NOT_CONFIGURED
-    if not current_app.config.get("TWILIO_MESSAGING_FROM"):
-        return NO_SENDER
-    return None
-
-
-def _addresses(message: Interaction) -> tuple[str, str]:
-    """(to, from) for Twilio, ``whatsapp:``-prefixed on the WhatsApp channel."""
-    to = message.case.caller.address or ""
-    sender = current_app.config["TWILIO_MESSAGING_FROM"]
-    if message.channel == "whatsapp":
-        to = "whatsapp:" + to
-        if not sender.lower().startswith("whatsapp:"):
-            sender = "whatsapp:" + sender
-    return to, sender
+    return sender.refusal(message)
 
 
 def _send(message_id: int, now: datetime) -> str:
     message = db.session.get_one(Interaction, message_id, populate_existing=True)
-    reason = _refusal(message)
+    sender = senders.sender_for(message.channel)
+    reason = _refusal(message, sender)
     if reason is not None:
         message.delivery_status = "not_sent"
         message.last_error = reason
         message.next_attempt_at = None
         db.session.commit()
         return "not_sent"
-    to, sender = _addresses(message)
-    kwargs = {"to": to, "from_": sender, "body": message.body or ""}
-    if current_app.config.get("PUBLIC_BASE_URL"):
-        kwargs["status_callback"] = public_url("twilio_sms.message_status")
+    # Recorded before the provider is called (see the module docstring, step 3).
     message.send_attempts = (message.send_attempts or 0) + 1
-    try:
-        created = twilio_client().messages.create(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - any failure of the send is retried or recorded
-        return _failed(message, exc, now)
-    message.external_id = created.sid
-    try:
-        first = ours(created.status or "accepted")
-    except ValueError:
-        first = "accepted"
-    message.delivery_status = best_recorded(created.sid, first)
-    message.last_error = None
-    message.next_attempt_at = None
     db.session.commit()
-    return "sent"
+    outcome = sender.send(message)
+    return _record(message, outcome, now)
 
 
-def _failed(message: Interaction, exc: Exception, now: datetime) -> str:
-    status = getattr(exc, "status", None)
-    code = getattr(exc, "code", None)
-    # Only numbers and the exception type: Twilio's message may quote the recipient.
-    detail = f"Twilio error {code} (HTTP {status})" if status else type(exc).__name__
-    permanent = isinstance(status, int) and 400 <= status < 500 and status != 429
-    if permanent or message.send_attempts >= MAX_SEND_ATTEMPTS:
+def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> str:
+    """Write what the send came to; commits. Returns the report's counter name."""
+    if outcome.result == senders.SENT:
+        message.external_id = outcome.external_id
+        message.delivery_status = outcome.delivery_status
+        message.last_error = None
+        message.next_attempt_at = None
+        result = "sent"
+    elif outcome.result == senders.UNKNOWN:
+        message.delivery_status = "unknown"
+        message.next_attempt_at = None
+        message.last_error = _short(f"{outcome.detail}; {UNKNOWN_RESULT}")
+        result = "interrupted"
+    elif outcome.result == senders.RETRY and message.send_attempts < MAX_SEND_ATTEMPTS:
+        message.delivery_status = "queued"
+        wait = backoff(message.send_attempts)
+        if outcome.retry_after is not None:
+            wait = timedelta(seconds=min(max(outcome.retry_after, 1), RETRY_MAX_SECONDS))
+        message.next_attempt_at = now + wait
+        message.last_error = _short(
+            f"attempt {message.send_attempts} failed: {outcome.detail}; will retry")
+        result = "retrying"
+    else:
         message.delivery_status = "failed"
         message.next_attempt_at = None
-        message.last_error = f"failed after {message.send_attempts} attempt(s): {detail}"
-        outcome = "failed"
-    else:
-        message.delivery_status = "queued"
-        message.next_attempt_at = now + backoff(message.send_attempts)
-        message.last_error = f"attempt {message.send_attempts} failed: {detail}; will retry"
-        outcome = "retrying"
-    log.warning("outbox message %s: %s", message.id, message.last_error)
+        message.last_error = _short(
+            f"failed after {message.send_attempts} attempt(s): {outcome.detail}")
+        if outcome.opted_out:
+            _mark_opted_out(message.case.caller)
+        result = "failed"
+    if result != "sent":
+        log.warning("outbox message %s: %s", message.id, result)
     db.session.commit()
-    return outcome
+    return result
+
+
+def _mark_opted_out(caller) -> None:  # noqa: ANN001 - a Caller
+    if not caller.opted_out:
+        caller.opted_out = True
+        caller.opted_out_at = utcnow()
+        caller.opt_out_keyword = BLOCKED_KEYWORD
+
+
+def _short(text: str) -> str:
+    """Fits ``Interaction.last_error``."""
+    return text if len(text) <= LAST_ERROR_MAX else text[:LAST_ERROR_MAX - 1] + "…"
+
+
+LAST_ERROR_MAX = 255

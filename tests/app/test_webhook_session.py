@@ -1,4 +1,4 @@
-"""The Twilio webhooks run without the cookie session; every other route keeps it."""
+"""The Twilio and Telegram webhooks run without the cookie session; every other route keeps it."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def test_other_routes_keep_the_signed_cookie_session(client, make_user):
 
 
 def test_prefix_and_limiter_filter_cover_every_webhook_route(app):
-    webhook_rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("twilio_")]
+    webhook_rules = [r for r in app.url_map.iter_rules()
+                     if r.endpoint.startswith(("twilio_", "telegram."))]
     assert webhook_rules
     assert all(r.rule.startswith(WEBHOOK_PREFIX) for r in webhook_rules)
     assert {r.endpoint.split(".")[0] for r in webhook_rules} == WEBHOOK_BLUEPRINTS

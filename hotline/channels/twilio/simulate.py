@@ -19,7 +19,8 @@ from twilio.request_validator import RequestValidator
 
 from hotline.intake.signature import SIGNATURE_HEADER
 
-simulate_cli = AppGroup("simulate", help="Send signed Twilio webhooks to a running server.")
+simulate_cli = AppGroup(
+    "simulate", help="Send signed webhooks (Twilio, Telegram) to a running server.")
 
 SIMULATE_TIMEOUT_SECONDS = 20
 URL_HELP = "The running server (default: http://127.0.0.1:PORT, the port make run serves on)."

@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
 from hotline import languages
+from hotline.channels.auto_reply import apply_opt, auto_reply_for
 from hotline.channels.replies import auto_reply
 from hotline.channels.twilio.twiml import twiml
 from hotline.intake.service import IntakeError, IntakeResult, receive
@@ -25,7 +26,6 @@ from hotline.intake.webhooks import ERROR_CODE_PATTERN, SID_PATTERN, required
 from hotline.languages import script_language
 from hotline.messaging.delivery import UnknownStatus, record_status
 from hotline.messaging.outbox import store_outgoing
-from hotline.models import Caller, utcnow
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
@@ -100,10 +100,10 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
 
     def prepare(result: IntakeResult) -> None:
         if keyword:
-            _apply_opt(result.caller, *keyword)
-        first_contact = result.case_opened or result.case_reopened
-        if answer and first_contact and keyword is None and _may_auto_reply(result):
-            replies.append(auto_reply(result.language, result.reference or ""))
+            apply_opt(result.caller, *keyword)
+        reply = auto_reply_for(result, keyword=keyword is not None) if answer else None
+        if reply is not None:
+            replies.append(reply)
             # Set before the interaction's INSERT, so the flag costs no UPDATE.
             result.meta["auto_reply"] = True
 
@@ -126,21 +126,6 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
         taken.reply = None if is_replay() else auto_reply(case.language,
                                                           case.display_reference)
     return taken
-
-
-def _apply_opt(caller: Caller, direction: str, keyword: str) -> None:
-    caller.opt_out_keyword = keyword
-    if direction == "out":
-        caller.opted_out = True
-        caller.opted_out_at = utcnow()
-    else:
-        caller.opted_out = False
-        caller.opted_out_at = None
-
-
-def _may_auto_reply(result: IntakeResult) -> bool:
-    return (current_app.config["AUTO_REPLY_ENABLED"] and not result.caller_opted_out
-            and result.caller_flag != "blocked")
 
 
 def _empty(_form: ImmutableMultiDict | None = None) -> Response:
