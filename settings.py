@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -185,6 +186,58 @@ def _no_twilio_account(settings: Mapping[str, Any]) -> bool:
     return not settings.get("TWILIO_AUTH_TOKEN") and not settings.get("TWILIO_ACCOUNT_SID")
 
 
+# Telegram's rules for a setWebhook ``secret_token``; bot tokens look like ``123456789:AA…``
+# (checked because the token becomes part of every Bot API URL).
+TELEGRAM_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+TELEGRAM_TOKEN_PATTERN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,200}$")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _telegram_on(settings: Mapping[str, Any]) -> bool:
+    return bool(settings.get("TELEGRAM_BOT_TOKEN"))
+
+
+def telegram_token_format(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """A bot token is digits, a colon and letters; anything else is a typo (or an injection
+    into the API URL)."""
+    if value and not TELEGRAM_TOKEN_PATTERN.match(value):
+        return "TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters)"
+    return None
+
+
+def telegram_secret_format(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """What Telegram accepts as a secret token."""
+    if value is not None and not TELEGRAM_SECRET_PATTERN.match(value):
+        return "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -"
+    return None
+
+
+def telegram_secret_with_token(value: Any, settings: Mapping[str, Any]) -> str | None:
+    """Without the secret anyone could post updates as Telegram."""
+    if settings.get("TELEGRAM_BOT_TOKEN") and not value:
+        return ("TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not; "
+                "production refuses to accept unverifiable Telegram webhooks")
+    return None
+
+
+def telegram_api_base(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """An http(s) origin (a path is allowed: a proxy may serve the API under one)."""
+    parts = urlsplit(str(value or ""))
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query \
+            or parts.username or parts.password:
+        return "TELEGRAM_API_BASE must be an https:// URL without query or credentials"
+    return None
+
+
+def telegram_api_base_in_production(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """The bot token travels in every URL: plain http only to this machine."""
+    parts = urlsplit(str(value or ""))
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        return ("TELEGRAM_API_BASE must be https:// in production (http:// only to a local "
+                "Bot API server on the loopback address)")
+    return None
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 SETTINGS: tuple[Setting, ...] = (
@@ -220,8 +273,9 @@ SETTINGS: tuple[Setting, ...] = (
             dev_secret=DevSecret("twilio_local_auth_token", _token, when=_no_twilio_account)),
     Setting("TWILIO_VALIDATE_SIGNATURES", "bool", True, "`0` only for local experiments"),
     Setting("PUBLIC_BASE_URL", "url", None,
-            "the https origin Twilio calls, e.g. `https://hotline.example.org` (signatures "
-            "are checked against it behind a proxy)", default_doc="unset: the request URL"),
+            "the https origin Twilio and Telegram call, e.g. `https://hotline.example.org` "
+            "(signatures are checked against it behind a proxy)",
+            default_doc="unset: the request URL"),
     Setting("PROXY_FIX_HOPS", "int", 0,
             "trust this many `X-Forwarded-*` hops (werkzeug ProxyFix)"),
     Setting("TWILIO_MESSAGING_FROM", "str", None,
@@ -240,16 +294,22 @@ SETTINGS: tuple[Setting, ...] = (
             env="IVR_PROMPT_URL_", env_doc="`IVR_PROMPT_URL_KO` (`_RU`, `_UK`, `_EN`)",
             default_doc="unset"),
     Setting("AUTO_REPLY_ENABLED", "bool", True,
-            "send the one short auto-reply to a new SMS / WhatsApp case"),
+            "send the one short auto-reply to a new SMS / WhatsApp / Telegram case"),
     Setting("VOICEMAIL_MAX_SECONDS", "int", 180, "longest voicemail"),
     # Telegram.
-    Setting("TELEGRAM_BOT_TOKEN", "str", None, "Telegram bot token",
-            default_doc="unset: channel off", reserved=True),
+    Setting("TELEGRAM_BOT_TOKEN", "str", None,
+            "the bot's token from BotFather (`123456789:AA…`); turns the Telegram channel on",
+            default_doc="unset: channel off (`/telegram/webhook` answers 404)",
+            checks=(telegram_token_format,)),
     Setting("TELEGRAM_WEBHOOK_SECRET", "str", None,
-            "the secret Telegram sends with every webhook", default_doc="unset: channel off",
-            reserved=True),
+            "the `secret_token` given to `setWebhook`, checked on every update "
+            "(1–256 characters of `A-Za-z0-9_-`)",
+            default_doc="generated in development when a bot token is set",
+            checks=(telegram_secret_format,), production_checks=(telegram_secret_with_token,),
+            dev_secret=DevSecret("telegram_webhook_secret", _token, when=_telegram_on)),
     Setting("TELEGRAM_API_BASE", "url", "https://api.telegram.org",
-            "the Bot API origin (tests point it at a local fake)", reserved=True),
+            "the Bot API origin (a local Bot API server, or a fake in tests)",
+            checks=(telegram_api_base,), production_checks=(telegram_api_base_in_production,)),
     # Cases and staff.
     Setting("REOPEN_WINDOW_DAYS", "int", 7,
             "a closed case reopens when the caller writes again within this many days"),
@@ -318,6 +378,9 @@ SETTINGS: tuple[Setting, ...] = (
             set_by="tests"),
     Setting("TWILIO_HTTP_CLIENT", "object", None,
             "a `twilio.http.HttpClient` for sends and recording fetches (a fake)",
+            set_by="tests"),
+    Setting("TELEGRAM_HTTP_SESSION", "object", None,
+            "a `requests.Session` for Bot API calls (unset: a new one per call)",
             set_by="tests"),
     Setting("CLASSIFICATION_VOCABULARIES", "object", None,
             "category / urgency vocabularies instead of `cases.vocabularies`", set_by="tests"),
