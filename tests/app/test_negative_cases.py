@@ -27,8 +27,9 @@ from tests.dashboard_support import case_url, csrf_token, make_case, post_action
 from tests.web_helpers import followup_login, reference_and_receipt, send_contact
 
 STAFF_AREA = ("/dashboard", "/admin", "/reports", "/account")
-# Signature-checked webhooks and the token-authenticated API carry no CSRF token.
-CSRF_EXEMPT = ("/twilio/", "/api/", "/static/")
+# Signature-checked webhooks (Telegram's: a secret header, tested in
+# tests/channels/telegram) and the token-authenticated API carry no CSRF token.
+CSRF_EXEMPT = ("/twilio/", "/telegram/", "/api/", "/static/")
 # Field values that would make each form valid if a request ever got through.
 ACTION_FIELDS = {"assign": {}, "claim": {}, "status": {"status": "triaged"},
                  "classify": {"category": "hostile", "urgency": "immediate"},

@@ -32,7 +32,7 @@ def _seed(app, users) -> int:  # noqa: ANN001
             caller = Caller(address_kind="phone", address_index=f"b-{index}")
             db.session.add(Case(
                 reference=new_reference(), caller=caller,
-                channel=rng.choices(CHANNELS, weights=(3, 4, 5, 2))[0],
+                channel=rng.choices(CHANNELS, weights=(3, 4, 5, 6, 2))[0],
                 language=rng.choices(LANGUAGES, weights=(2, 6, 4, 1))[0],
                 category=rng.choices(CLASSIFICATIONS["category"], weights=(5, 6, 4, 3, 1, 1))[0],
                 affiliation=rng.choices(CLASSIFICATIONS["affiliation"], weights=(8, 2, 1, 2))[0],
