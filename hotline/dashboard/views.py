@@ -139,6 +139,10 @@ def _caller_view(case: Case, revealed: bool) -> dict[str, Any]:
         shown = "web form"
     elif caller.address is None:
         shown = "removed"
+    elif caller.address_kind == "telegram":
+        # A chat id means nothing to staff and is never shown: replies go through the bot.
+        return {"kind": "telegram", "shown": "Telegram chat", "flag": caller.flag,
+                "opted_out": caller.opted_out, "name": None, "revealable": False}
     elif revealed:
         shown = caller.address
     else:

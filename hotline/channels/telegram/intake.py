@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 
-from hotline.cases.vocabularies import LANGUAGES
+from hotline import languages
 from hotline.channels.auto_reply import apply_opt, auto_reply_for
 from hotline.channels.telegram.updates import IncomingMessage
 from hotline.crypto import cipher
@@ -48,7 +48,7 @@ def language_of(message: IncomingMessage) -> str | None:
     if found:
         return found
     code = (message.language_code or "").split("-")[0].lower()
-    return code if code in LANGUAGES else None
+    return code if code in languages.CODES else None
 
 
 def message_meta(message: IncomingMessage, *, truncated: bool) -> dict[str, Any]:
@@ -102,5 +102,5 @@ def take_in(message: IncomingMessage) -> IntakeResult:
         channel=CHANNEL, address=str(message.chat_id), body=body or None,
         external_id=external_id(message), meta=message_meta(message, truncated=truncated),
         language=language_of(message),
-        fallback_language=current_app.config["DEFAULT_LANGUAGE"],
+        fallback_language=languages.DEFAULT,
         prepare=prepare, finish=finish)
