@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hotline.database import rowcount
 from hotline.extensions import db
@@ -229,7 +230,16 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
         result = "failed"
     if result != "sent":
         log.warning("outbox message %s: %s", message.id, result)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The provider's id is already on another message (a provider that repeats ids):
+        # the send happened all the same, so record it without the id.
+        db.session.rollback()
+        message = db.session.get_one(Interaction, message.id, populate_existing=True)
+        message.delivery_status, message.last_error = outcome.delivery_status, None
+        message.next_attempt_at = None
+        db.session.commit()
     return result
 
 

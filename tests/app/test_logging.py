@@ -146,3 +146,39 @@ def test_scrubber_is_the_last_line_of_defence() -> None:
     record.fields = {"oops": f"from {NUMBER} at {VISITOR_IP}"}
     line = JsonFormatter().format(record)
     assert NUMBER not in line and VISITOR_IP not in line and "[redacted]" in line
+
+
+def test_telegram_flow_logs_no_chat_id_text_or_bot_token(make_app, httpserver,  # noqa: ANN001
+                                                         all_logs) -> None:
+    """Webhook, forged webhook, auto-reply and staff reply sent through the (fake) Bot API,
+    a timeout: no chat id, message text or bot token in any line, urllib3's included."""
+    from hotline.messaging import outbox
+    from tests.channels.telegram.conftest import (
+        BOT_TOKEN,
+        CHAT_ID,
+        SECRET,
+        expect_send,
+        message,
+        post_update,
+    )
+
+    app = make_app(TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET,
+                   TELEGRAM_API_BASE=httpserver.url_for("").rstrip("/"))
+    client = app.test_client()
+    assert post_update(client, message(1, TEXT, chat_id=CHAT_ID)).status_code == 200
+    assert post_update(client, message(1, TEXT, chat_id=CHAT_ID)).status_code == 200  # again
+    assert post_update(client, message(2, TEXT), secret="forged").status_code == 403
+    assert post_update(client, None, raw=b'{"update_id": 3, "message": []}').status_code == 400
+    expect_send(httpserver)
+    with app.app_context():
+        case = db.session.execute(select(Case)).scalar_one()
+        outbox.queue_reply(case, TEXT, None)
+        db.session.commit()
+        assert outbox.work_once().sent == 2
+    assert len(httpserver.log) == 2  # the requests really went out (and urllib3 logged them)
+    lines = _lines(all_logs)
+    assert any(r.name.startswith("urllib3") for r in all_logs.records)
+    for needle in (str(CHAT_ID), BOT_TOKEN, BOT_TOKEN.split(":")[1]):
+        for line in lines:
+            assert needle not in line, f"{needle!r} leaked into a log line: {line[:200]!r}"
+    _assert_clean(lines)

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from hotline.channels.telegram import api
 from hotline.channels.telegram.updates import MESSAGE_KEYS
@@ -90,18 +90,22 @@ def info() -> None:
 
 def update_json(chat_id: int, text: str, *, update_id: int | None = None,
                 language_code: str | None = None) -> dict[str, Any]:
-    """A private-chat text message as Telegram would deliver it."""
+    """A private-chat text message as Telegram would deliver it.
+
+    A given ``update_id`` also fixes the message id, so sending it twice is a redelivery.
+    """
     update_id = update_id if update_id is not None else secrets.randbelow(2 ** 31)
     sender: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": "Simulated"}
     if language_code:
         sender["language_code"] = language_code
     return {"update_id": update_id, "message": {
-        "message_id": secrets.randbelow(2 ** 31) + 1, "date": int(time.time()),
+        "message_id": update_id % 2 ** 31 + 1, "date": int(time.time()),
         "chat": {"id": chat_id, "type": "private", "first_name": "Simulated"},
         "from": sender, "text": text}}
 
 
 @click.command("telegram")
+@with_appcontext
 @click.option("--chat-id", type=click.IntRange(min=1), required=True,
               help="The caller's private chat id (any positive number).")
 @click.option("--text", required=True)

@@ -7,13 +7,18 @@ calls (method, path with the token, JSON body) the app sends to Telegram.
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+from werkzeug.serving import make_server
 
 BOT_TOKEN = "123456789:AAtestTokenForHotline_0123456789abcdef"
 SECRET = "test-webhook-secret_0123456789"
@@ -78,12 +83,34 @@ def sent_requests(server: HTTPServer, method: str = "sendMessage") -> list[dict[
             if request.path == f"/bot{BOT_TOKEN}/{method}"]
 
 
-def expect_send(server: HTTPServer, *, ok: bool = True, status: int = 200,
+def expect_send(server: HTTPServer, *, status: int = 200,
                 answer: dict[str, Any] | None = None, message_id: int = 77) -> None:
-    """Make the fake answer ``sendMessage`` (success by default) for the rest of the test."""
-    if answer is None:
-        answer = ({"ok": True, "result": {"message_id": message_id, "date": 1767225700,
-                                          "chat": {"id": CHAT_ID, "type": "private"}}}
-                  if ok else {"ok": False, "error_code": status, "description": "refused"})
-    server.expect_request(f"/bot{BOT_TOKEN}/sendMessage", method="POST").respond_with_json(
-        answer, status=status)
+    """Make the fake answer ``sendMessage`` for the rest of the test: ``answer`` as given,
+    or success with message ids counting up from ``message_id`` like Telegram's."""
+    if answer is not None:
+        server.expect_request(f"/bot{BOT_TOKEN}/sendMessage", method="POST"
+                              ).respond_with_json(answer, status=status)
+        return
+    ids = itertools.count(message_id)
+
+    def sent(request: Request) -> Response:
+        chat = request.get_json()["chat_id"]
+        return Response(json.dumps({"ok": True, "result": {
+            "message_id": next(ids), "date": 1767225700,
+            "chat": {"id": chat, "type": "private"}}}), content_type="application/json")
+
+    server.expect_request(f"/bot{BOT_TOKEN}/sendMessage", method="POST"
+                          ).respond_with_handler(sent)
+
+
+@pytest.fixture
+def tg_live_server(tg_app: Flask) -> Iterator[str]:
+    """Serve the Telegram app on 127.0.0.1 (a free port); yields its base URL."""
+    server = make_server("127.0.0.1", 0, tg_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

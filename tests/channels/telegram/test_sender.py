@@ -190,3 +190,14 @@ def test_never_sent_to_opted_out_or_blocked_caller(tg_app, fake_api, change, rea
         outbox.work_once()
         assert reload(message_id).last_error == reason
     assert fake_api.log == []
+
+
+def test_a_provider_id_seen_twice_still_records_the_send(tg_app, fake_api):
+    """Recording the send must not fail (and leave it 'sending') on a repeated provider id."""
+    expect_send(fake_api, answer={"ok": True, "result": {"message_id": 9}})
+    with tg_app.app_context():
+        case_id = telegram_case()
+        first, second = queue(case_id), queue(case_id, "ещё")
+        assert outbox.work_once().sent == 2
+        assert reload(first).external_id.startswith("tgm-9-")
+        assert reload(second).delivery_status == "sent" and reload(second).external_id is None

@@ -139,6 +139,16 @@ def test_same_update_twice_is_one_interaction(tg_app, tg_client):
         assert [i.kind for i in timeline(tg_app)] == ["message_in", "message_out"]
 
 
+def test_an_update_id_telegram_hands_out_again_for_another_message_is_kept(tg_app, tg_client):
+    """After a week without updates Telegram restarts update ids at random: a different
+    message under an old id is a new message, not a redelivery."""
+    post_update(tg_client, message(250, "Старое сообщение", message_id=3))
+    post_update(tg_client, message(250, "Новое сообщение", message_id=90))
+    with tg_app.app_context():
+        inbound = [i.body for i in timeline(tg_app) if i.kind == "message_in"]
+    assert inbound == ["Старое сообщение", "Новое сообщение"]
+
+
 def test_further_messages_thread_into_the_open_case_without_another_reply(tg_app, tg_client):
     post_update(tg_client, message(300, "Здравствуйте"))
     post_update(tg_client, message(301, "Вы здесь?"))
