@@ -28,7 +28,7 @@ class RowIdConverter(IntegerConverter):
     """The app's ``<int:…>`` URL converter: ids above ``MAX_ROW_ID`` do not match, so
     PostgreSQL never sees an out-of-range id (which it refuses with an error: a 500)."""
 
-    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)
 
@@ -49,7 +49,7 @@ def configure_engine_events(engine: Engine) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+    def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -60,7 +60,7 @@ def configure_engine_events(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # noqa: ANN001
+    def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

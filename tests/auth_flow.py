@@ -66,14 +66,14 @@ def code_at(secret: str, at: datetime) -> str:
     return pyotp.TOTP(secret).at(at)
 
 
-def enrolled(make_user, role: str = "staff", **fields):  # noqa: ANN001, ANN201
+def enrolled(make_user, role: str = "staff", **fields):
     """A user with a confirmed authenticator; returns (user, secret)."""
     secret = pyotp.random_base32()
     user = make_user(role, totp_secret=secret, totp_confirmed=True, **fields)
     return user, secret
 
 
-def sign_in(client: FlaskClient, user, secret: str, at: datetime,  # noqa: ANN001
+def sign_in(client: FlaskClient, user, secret: str, at: datetime,
             password: str = DEFAULT_PASSWORD, next_url: str | None = None):
     """Both steps through the real pages; returns the response of the code step."""
     first = password_step(client, user.email, password, next_url)

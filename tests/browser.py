@@ -40,7 +40,7 @@ def screenshot_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def live_server(app) -> Iterator[str]:  # noqa: ANN001
+def live_server(app) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 in a background thread; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -69,7 +69,7 @@ def chromium() -> Iterator:
 
 
 @pytest.fixture
-def page(chromium) -> Iterator:  # noqa: ANN001
+def page(chromium) -> Iterator:
     """A fresh browser context and page; the context is closed after the test."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     try:
@@ -84,7 +84,7 @@ def screenshot(tmp_path: Path) -> Callable[..., Path]:
     returns its path."""
     target = screenshot_dir(tmp_path)
 
-    def take(page, name: str, *, full_page: bool = True) -> Path:  # noqa: ANN001
+    def take(page, name: str, *, full_page: bool = True) -> Path:
         target.mkdir(parents=True, exist_ok=True)
         path = target / name
         page.screenshot(path=str(path), full_page=full_page)

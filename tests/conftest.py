@@ -139,7 +139,7 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture
-def app(make_app) -> Flask:  # noqa: ANN001
+def app(make_app) -> Flask:
     """The default test app."""
     return make_app()
 
@@ -213,24 +213,24 @@ def make_user(app: Flask):
 
 
 @pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
+def staff(make_user):
     """A staff member (the shift's usual user)."""
     return make_user("staff", display_name="Olena K.")
 
 
 @pytest.fixture
-def supervisor(make_user):  # noqa: ANN001, ANN201
+def supervisor(make_user):
     """A supervisor."""
     return make_user("supervisor")
 
 
 @pytest.fixture
-def admin(make_user):  # noqa: ANN001, ANN201
+def admin(make_user):
     """An administrator."""
     return make_user("admin", display_name="Ada Admin")
 
 
-def login_as(client: FlaskClient, user, at=None) -> None:  # noqa: ANN001
+def login_as(client: FlaskClient, user, at=None) -> None:
     """Put a fully signed-in session (password and second factor passed) into ``client``.
 
     ``at`` (a tz-aware datetime) is when the sign-in happened; default now. The auth

@@ -78,7 +78,7 @@ def case_url(reference: str, action: str | None = None) -> str:
 
 
 def post_action(client: FlaskClient, reference: str, action: str, *,
-                version: int | None = None, **fields: str):  # noqa: ANN201
+                version: int | None = None, **fields: str):
     """Load the case page like a browser, then submit one action form with its token."""
     page = client.get(case_url(reference))
     assert page.status_code == 200, page.status_code

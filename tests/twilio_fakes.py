@@ -31,8 +31,8 @@ class FakeTwilioHttp(HttpClient):
         self.media: dict[str, tuple[int, bytes, dict]] = {}
         self._sids = count(1)
 
-    def request(self, method, uri, params=None, data=None, headers=None, auth=None,  # noqa: ANN001
-                timeout=None, allow_redirects=False):  # noqa: ANN001
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None,
+                timeout=None, allow_redirects=False):
         self.requests.append({"method": method, "uri": uri, "data": dict(data or {}),
                               "auth": auth, "allow_redirects": allow_redirects})
         if uri in self.media:
@@ -63,7 +63,7 @@ def signed_headers(path: str, params: dict, query: str = "") -> dict:
             "Content-Type": "application/x-www-form-urlencoded"}
 
 
-def post_signed(client, path: str, params: dict, query: str = ""):  # noqa: ANN001
+def post_signed(client, path: str, params: dict, query: str = ""):
     """POST ``params`` to ``path`` (with an optional raw query string), signed."""
     target = path + (f"?{query}" if query else "")
     return client.post(target, data=urlencode(params),

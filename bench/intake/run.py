@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     AUTH_TOKEN,
     HOST,
     PUBLIC_BASE_URL,
@@ -46,7 +46,7 @@ from bench.common import (  # noqa: E402
     psql,
     recreate_database,
 )
-from bench.intake.openloop import MAX_CONNECTIONS, http_post, run_open_loop  # noqa: E402
+from bench.intake.openloop import MAX_CONNECTIONS, http_post, run_open_loop
 
 HERE = Path(__file__).resolve().parent
 APP_DB = "hotline_bench_intake"
@@ -188,8 +188,8 @@ def fmt_rss(values: dict) -> str:
     return ", ".join(f"{mb:.1f}" for mb in values.values()) or "?"
 
 
-def main() -> int:  # noqa: PLR0915 - one straight script
-    global APP_DB, BASELINE_DB  # noqa: PLW0603 - module settings the helpers read
+def main() -> int:
+    global APP_DB, BASELINE_DB
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=200.0)

@@ -80,7 +80,7 @@ def user_detail(user_id: int):
 
 
 def _render_user(user: User, *, role_form: RoleForm | None = None,
-                 roster_form: RosterForm | None = None, status: int = 200):  # noqa: ANN202
+                 roster_form: RosterForm | None = None, status: int = 200):
     # formdata=None: on a refused POST, the other forms show stored values, not the post.
     role_form = role_form or RoleForm(formdata=None, role=user.role)
     roster_form = roster_form or RosterForm(formdata=None, prefix=f"u{user.id}",

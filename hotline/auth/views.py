@@ -47,7 +47,7 @@ LOCKED_CHANGE_MESSAGE = ("Too many wrong passwords: the account is locked for a 
 RESTART_MESSAGE = "Your sign-in took too long or was interrupted. Please start again."
 
 
-def _finish(user: User):  # noqa: ANN202 - a redirect response
+def _finish(user: User):
     """Both factors passed and no password to choose: sign in and leave the login pages."""
     signed_in(user)
     next_url = start_session(user)
@@ -55,7 +55,7 @@ def _finish(user: User):  # noqa: ANN202 - a redirect response
     return redirect(landing(next_url))
 
 
-def _restart():  # noqa: ANN202
+def _restart():
     end_session()
     flash(RESTART_MESSAGE, "error")
     return redirect(url_for("auth.login"))

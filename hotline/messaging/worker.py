@@ -94,7 +94,7 @@ def install(app: Flask) -> None:
         app.before_request(ensure_thread)
 
 
-def _after_rollback_soft(session: Session, previous_transaction) -> None:  # noqa: ANN001
+def _after_rollback_soft(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:
         _after_rollback(session)
 

@@ -14,20 +14,20 @@ from tests.conftest import login_as
 
 
 @pytest.fixture
-def admin_client(app, make_user):  # noqa: ANN001, ANN201
+def admin_client(app, make_user):
     client = app.test_client()
     login_as(client, make_user("admin"))
     return client
 
 
-def _user(app, user_id: int) -> User:  # noqa: ANN001
+def _user(app, user_id: int) -> User:
     with app.app_context():
         user = db.session.get(User, user_id)
         db.session.expunge(user)
         return user
 
 
-def _last_audit(app) -> AuditEvent:  # noqa: ANN001
+def _last_audit(app) -> AuditEvent:
     with app.app_context():
         event = db.session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())
                                    .limit(1)).scalar_one()
@@ -35,7 +35,7 @@ def _last_audit(app) -> AuditEvent:  # noqa: ANN001
         return event
 
 
-def _roster(client, user_id: int, **fields):  # noqa: ANN001, ANN201
+def _roster(client, user_id: int, **fields):
     prefix = f"u{user_id}-"
     data = {}
     for key, value in fields.items():
@@ -92,7 +92,7 @@ def test_roster_needs_admin(app, make_user):
     assert client.get("/admin/roster").status_code == 403
 
 
-def _create_token(client, name: str, role: str) -> str:  # noqa: ANN001
+def _create_token(client, name: str, role: str) -> str:
     response = submit(client, "/admin/tokens", "/admin/tokens", {"name": name, "role": role})
     assert response.status_code == 200
     html = response.get_data(as_text=True)

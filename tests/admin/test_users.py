@@ -18,21 +18,21 @@ from tests.conftest import DEFAULT_PASSWORD, login_as
 ADMIN_PAGES = ["/admin/users", "/admin/roster", "/admin/tokens", "/admin/users/1"]
 
 
-def _user(app, user_id: int) -> User:  # noqa: ANN001
+def _user(app, user_id: int) -> User:
     with app.app_context():
         user = db.session.get(User, user_id)
         db.session.expunge(user)
         return user
 
 
-def _audit(app) -> list[tuple[str, dict]]:  # noqa: ANN001
+def _audit(app) -> list[tuple[str, dict]]:
     with app.app_context():
         return [(e.action, e.detail) for e in
                 db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
 
 
 @pytest.fixture
-def admin_client(app, admin):  # noqa: ANN001, ANN201
+def admin_client(app, admin):
     client = app.test_client()
     login_as(client, admin)
     return client
@@ -112,7 +112,7 @@ def test_create_user_without_csrf_is_refused(app, admin_client):
                                   ).first() is None
 
 
-def _post_action(client, user_id: int, action: str, **data):  # noqa: ANN001, ANN201
+def _post_action(client, user_id: int, action: str, **data):
     page = f"/admin/users/{user_id}"
     return submit(client, page, f"{page}/{action}", data)
 

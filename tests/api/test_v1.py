@@ -14,7 +14,7 @@ from hotline.models import ApiToken, AuditEvent, Case, utcnow
 
 
 @pytest.fixture
-def token(app) -> str:  # noqa: ANN001
+def token(app) -> str:
     with app.app_context():
         clear = create_token("tests", "staff")[1]
         db.session.commit()
@@ -25,7 +25,7 @@ def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def seed(app, n: int = 3) -> list[str]:  # noqa: ANN001
+def seed(app, n: int = 3) -> list[str]:
     refs = []
     with app.app_context():
         for i in range(n):

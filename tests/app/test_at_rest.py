@@ -14,7 +14,7 @@ BODY_KO = "탈영하고 싶습니다 도와주세요"
 BODY_RU = "Хочу сдаться в плен, помогите"
 
 
-def _database_bytes(app) -> bytes:  # noqa: ANN001
+def _database_bytes(app) -> bytes:
     """The database file together with its write-ahead log and shared-memory files."""
     with app.app_context():
         db.session.remove()

@@ -47,7 +47,7 @@ def _serve(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[str]:
     }
     app = f"hotline:create_app({{'INSTANCE_PATH': {str(instance)!r}}})"
     flask = str(Path(sys.executable).with_name("flask"))
-    return subprocess.Popen(  # noqa: S603 - our own flask, fixed arguments
+    return subprocess.Popen(
         [flask, "--app", app, "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
@@ -134,7 +134,7 @@ def test_log_format_and_port_settings(tmp_path: Path) -> None:
         load_config(environ={**env, "PORT": "70000"}, instance_path=tmp_path)
 
 
-def test_simulate_defaults_to_the_configured_port(app, live_server) -> None:  # noqa: ANN001
+def test_simulate_defaults_to_the_configured_port(app, live_server) -> None:
     app.config["PORT"] = int(live_server.rsplit(":", 1)[1])
     result = app.test_cli_runner().invoke(args=[
         "simulate", "sms", "--from", "+380501234567", "--body", "Допоможіть"])
@@ -143,11 +143,11 @@ def test_simulate_defaults_to_the_configured_port(app, live_server) -> None:  # 
 
 
 def test_make_run_serves_on_port_and_records_it() -> None:
-    dry = subprocess.run(["make", "-n", "run", "PORT=5050"], cwd=ROOT, capture_output=True,  # noqa: S607
+    dry = subprocess.run(["make", "-n", "run", "PORT=5050"], cwd=ROOT, capture_output=True,
                          text=True, timeout=30, check=True).stdout
     assert "--port 5050" in dry and "echo 5050 > instance/run-port" in dry
     assert "http://127.0.0.1:5050/login" in dry
-    default = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True,  # noqa: S607
+    default = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True,
                              text=True, timeout=30, check=True, env={
                                  k: v for k, v in os.environ.items() if k != "PORT"}).stdout
     assert "--port 5000" in default

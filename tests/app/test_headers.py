@@ -21,7 +21,7 @@ def _argless_get_routes(app: Flask) -> list[str]:
                    and rule.endpoint != "static"})
 
 
-def _assert_headers(response, path: str) -> None:  # noqa: ANN001
+def _assert_headers(response, path: str) -> None:
     for name, value in REQUIRED.items():
         assert response.headers.get(name) == value, (path, name)
     csp = response.headers.get("Content-Security-Policy", "")
@@ -33,7 +33,7 @@ def _assert_headers(response, path: str) -> None:  # noqa: ANN001
         assert response.headers.get("Cache-Control") == "no-store", path
 
 
-def test_every_page_carries_the_headers(app, client) -> None:  # noqa: ANN001
+def test_every_page_carries_the_headers(app, client) -> None:
     paths = _argless_get_routes(app) + ["/no-such-page", "/api/v1/cases"]
     assert "/healthz" in paths
     for path in paths:
@@ -44,7 +44,7 @@ def test_every_page_carries_the_headers(app, client) -> None:  # noqa: ANN001
     assert posted.headers["Cache-Control"] == "no-store"
 
 
-def test_hsts_only_in_production(make_app) -> None:  # noqa: ANN001
+def test_hsts_only_in_production(make_app) -> None:
     dev = make_app().test_client().get("/healthz")
     assert "Strict-Transport-Security" not in dev.headers
     prod = make_app(HOTLINE_ENV="production").test_client().get("/healthz")
@@ -52,7 +52,7 @@ def test_hsts_only_in_production(make_app) -> None:  # noqa: ANN001
     assert int(prod.headers["Strict-Transport-Security"].split("=")[1]) >= 31536000
 
 
-def _cookie_app(make_app, **overrides) -> Flask:  # noqa: ANN001
+def _cookie_app(make_app, **overrides) -> Flask:
     app = make_app(**overrides)
 
     @app.get("/_test/session")
@@ -64,7 +64,7 @@ def _cookie_app(make_app, **overrides) -> Flask:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("production", [False, True])
-def test_session_cookie_flags(make_app, production: bool) -> None:  # noqa: ANN001
+def test_session_cookie_flags(make_app, production: bool) -> None:
     overrides = {"HOTLINE_ENV": "production"} if production else {}
     response = _cookie_app(make_app, **overrides).test_client().get("/_test/session")
     cookie = response.headers["Set-Cookie"]

@@ -46,7 +46,7 @@ def _assert_clean(lines: list[str]) -> None:
             assert needle not in line, f"{needle!r} leaked into a log line: {line[:200]!r}"
 
 
-def test_full_flow_logs_nothing_identifying(app, client, twilio_post, all_logs) -> None:  # noqa: ANN001
+def test_full_flow_logs_nothing_identifying(app, client, twilio_post, all_logs) -> None:
     form = {"From": NUMBER, "To": "+15005550006", "Body": TEXT,
             "MessageSid": "SM" + "a" * 32, "NumMedia": "0"}
     headers = {"X-Forwarded-For": VISITOR_IP}
@@ -86,7 +86,7 @@ def test_full_flow_logs_nothing_identifying(app, client, twilio_post, all_logs) 
                           "status", "ms"} for e in requests)
 
 
-def test_request_id_is_returned_and_logged(client, all_logs) -> None:  # noqa: ANN001
+def test_request_id_is_returned_and_logged(client, all_logs) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "abcdef12-3456"})
     assert response.headers["X-Request-ID"] == "abcdef12-3456"
     # Text that is not an id shape is replaced, never echoed or logged.
@@ -95,7 +95,7 @@ def test_request_id_is_returned_and_logged(client, all_logs) -> None:  # noqa: A
     assert len(odd.headers["X-Request-ID"]) == 32
 
 
-def test_json_lines_carry_the_request_id(app) -> None:  # noqa: ANN001
+def test_json_lines_carry_the_request_id(app) -> None:
     record = logging.LogRecord("hotline.x", logging.INFO, __file__, 1, "case.viewed", (), None)
     record.fields = {"case": "ABCD-EFGH"}
     with app.test_request_context("/"):
@@ -108,7 +108,7 @@ def test_json_lines_carry_the_request_id(app) -> None:  # noqa: ANN001
     assert entry["event"] == "case.viewed" and entry["level"] == "info"
 
 
-def test_exceptions_are_logged_without_their_message(all_logs) -> None:  # noqa: ANN001
+def test_exceptions_are_logged_without_their_message(all_logs) -> None:
     log = logging.getLogger("hotline.test")
     try:
         raise ValueError(f"cannot send to {NUMBER}: {TEXT}")
@@ -119,7 +119,7 @@ def test_exceptions_are_logged_without_their_message(all_logs) -> None:  # noqa:
     _assert_clean([line])
 
 
-def test_third_party_lines_are_tamed(app, all_logs) -> None:  # noqa: ANN001
+def test_third_party_lines_are_tamed(app, all_logs) -> None:
     logging.getLogger("flask-limiter").info("ratelimit %s (%s) exceeded at endpoint: %s",
                                             "5 per 1 minute", VISITOR_IP, "auth.login")
     logging.getLogger("twilio.http_client").info("Query Params: {'To': '%s'}", NUMBER)
@@ -132,7 +132,7 @@ def test_third_party_lines_are_tamed(app, all_logs) -> None:  # noqa: ANN001
     _assert_clean(messages)
 
 
-def test_dev_server_request_lines_hide_the_address(live_server, all_logs) -> None:  # noqa: ANN001
+def test_dev_server_request_lines_hide_the_address(live_server, all_logs) -> None:
     with urllib.request.urlopen(live_server + "/healthz?who=" + NUMBER[1:]) as response:  # noqa: S310 - local test server
         assert response.status == 200
     lines = [r.getMessage() for r in all_logs.records if r.name == "werkzeug"]
@@ -148,7 +148,7 @@ def test_scrubber_is_the_last_line_of_defence() -> None:
     assert NUMBER not in line and VISITOR_IP not in line and "[redacted]" in line
 
 
-def test_telegram_flow_logs_no_chat_id_text_or_bot_token(make_app, httpserver,  # noqa: ANN001
+def test_telegram_flow_logs_no_chat_id_text_or_bot_token(make_app, httpserver,
                                                          all_logs) -> None:
     """Webhook, forged webhook, auto-reply and staff reply sent through the (fake) Bot API,
     a timeout: no chat id, message text or bot token in any line, urllib3's included."""

@@ -114,7 +114,7 @@ def _fixed_bodies(limit: int) -> list[tuple[bytes, str]]:
 
 
 def _sweep(app: Flask, client: FlaskClient, rule: Rule, headers: dict[str, str],
-           before=None) -> None:  # noqa: ANN001
+           before=None) -> None:
     """Every method of the route with each hostile body and an argument-free path."""
     path = _ARGUMENT.sub("ZZZZ-ZZZZ", rule.rule)
     for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
@@ -126,7 +126,7 @@ def _sweep(app: Flask, client: FlaskClient, rule: Rule, headers: dict[str, str],
 
 
 def _fuzz(app: Flask, client: FlaskClient, rule: Rule, extra_headers: dict[str, str],
-          before=None) -> None:  # noqa: ANN001
+          before=None) -> None:
     limit = app.config["MAX_CONTENT_LENGTH"]
     _sweep(app, client, rule, extra_headers, before)
     own_methods = sorted(rule.methods or ["GET"])
@@ -147,12 +147,12 @@ def _fuzz(app: Flask, client: FlaskClient, rule: Rule, extra_headers: dict[str, 
     run()
 
 
-def test_anonymous_requests_never_500(app, client) -> None:  # noqa: ANN001
+def test_anonymous_requests_never_500(app, client) -> None:
     for rule in _routes(app):
         _fuzz(app, client, rule, {})
 
 
-def test_api_with_a_valid_token_never_500(app, client) -> None:  # noqa: ANN001
+def test_api_with_a_valid_token_never_500(app, client) -> None:
     with app.app_context():
         _row, token = create_token("fuzz", "admin")
         db.session.commit()
@@ -160,7 +160,7 @@ def test_api_with_a_valid_token_never_500(app, client) -> None:  # noqa: ANN001
         _fuzz(app, client, rule, {"Authorization": f"Bearer {token}"})
 
 
-def test_signed_in_admin_requests_never_500(make_app, make_user) -> None:  # noqa: ANN001
+def test_signed_in_admin_requests_never_500(make_app, make_user) -> None:
     # CSRF is off in this one app only, so random forms reach the views' own validation;
     # CSRF itself is tested with it on, elsewhere.
     app = make_app(WTF_CSRF_ENABLED=False)
@@ -262,6 +262,6 @@ def _fuzz_twilio(client: FlaskClient, rule: Rule) -> None:
     run()
 
 
-def test_signed_twilio_requests_never_500(app, client) -> None:  # noqa: ANN001
+def test_signed_twilio_requests_never_500(app, client) -> None:
     for rule in _routes(app, "/twilio/"):
         _fuzz_twilio(client, rule)

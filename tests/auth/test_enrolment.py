@@ -32,11 +32,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock)
 
 
-def _user(app, user_id: int) -> User:  # noqa: ANN001
+def _user(app, user_id: int) -> User:
     with app.app_context():
         user = db.session.get(User, user_id)
         db.session.expunge(user)

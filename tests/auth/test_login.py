@@ -29,17 +29,17 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock)
 
 
-def _actions(app) -> list[str]:  # noqa: ANN001
+def _actions(app) -> list[str]:
     with app.app_context():
         return list(db.session.execute(select(AuditEvent.action).order_by(AuditEvent.id))
                     .scalars())
 
 
-def _reload(app, user) -> User:  # noqa: ANN001
+def _reload(app, user) -> User:
     with app.app_context():
         fresh = db.session.get(User, user.id)
         db.session.expunge(fresh)
@@ -228,7 +228,7 @@ def test_password_step_expires_when_the_code_comes_too_late(client, make_user, c
     assert response.status_code == 302 and response.location.endswith("/login")
 
 
-def code_step_without_page(client, code):  # noqa: ANN001, ANN201
+def code_step_without_page(client, code):
     """Post a code with a token from the login page (the code page itself redirects)."""
     from tests.auth_flow import csrf_token
 

@@ -23,11 +23,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock, SESSION_MAX_HOURS=24 * 30, SESSION_IDLE_MINUTES=60 * 24 * 30)
 
 
-def _reset(app, admin, user_id: int, clock) -> str:  # noqa: ANN001
+def _reset(app, admin, user_id: int, clock) -> str:
     client = app.test_client()
     login_as(client, admin, at=clock.now)
     page = f"/admin/users/{user_id}"
@@ -35,14 +35,14 @@ def _reset(app, admin, user_id: int, clock) -> str:  # noqa: ANN001
     return re.search(r'id="one-time-password">([^<]+)<', html).group(1)
 
 
-def _to_new_password_step(app, user, secret: str, password: str, clock):  # noqa: ANN001, ANN202
+def _to_new_password_step(app, user, secret: str, password: str, clock):
     client = app.test_client()
     assert password_step(client, user.email, password).status_code == 302
     assert code_step(client, code_at(secret, clock.now)).status_code == 302
     return client
 
 
-def _choose(client, password: str):  # noqa: ANN001, ANN202
+def _choose(client, password: str):
     return submit(client, "/login/new-password", "/login/new-password",
                   {"password": password, "confirm": password})
 

@@ -29,7 +29,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock, LOGIN_RATE_LIMIT="1000 per minute")
 
 
@@ -43,7 +43,7 @@ def in_parallel(jobs: list[Callable[[], object]]) -> list[object]:
         try:
             barrier.wait(timeout=30)
             results[n] = jobs[n]()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(len(jobs))]
@@ -55,20 +55,20 @@ def in_parallel(jobs: list[Callable[[], object]]) -> list[object]:
     return results
 
 
-def _stored(app, user_id: int) -> User:  # noqa: ANN001
+def _stored(app, user_id: int) -> User:
     with app.app_context():
         user = db.session.get(User, user_id)
         db.session.expunge(user)
         return user
 
 
-def _actions(app) -> list[tuple[str, dict]]:  # noqa: ANN001
+def _actions(app) -> list[tuple[str, dict]]:
     with app.app_context():
         return [(e.action, e.detail) for e in
                 db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
 
 
-def _wrong_password_job(app, email: str) -> Callable[[], int]:  # noqa: ANN001
+def _wrong_password_job(app, email: str) -> Callable[[], int]:
     client = app.test_client()
     token = csrf_token(client.get("/login").get_data(as_text=True))
 
@@ -114,7 +114,7 @@ def test_one_totp_code_raced_by_two_requests_signs_in_only_once(app, make_user, 
     assert [a for a, _ in _actions(app)].count("auth.login") == 1
 
 
-def _change(client, current: str):  # noqa: ANN001, ANN202
+def _change(client, current: str):
     return submit(client, "/account/password", "/account/password", {
         "current": current, "password": "a brand new passphrase 9",
         "confirm": "a brand new passphrase 9"})

@@ -27,11 +27,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock, SESSION_IDLE_MINUTES=IDLE_MINUTES, SESSION_MAX_HOURS=8)
 
 
-def _copy_cookie(source, app):  # noqa: ANN001, ANN202
+def _copy_cookie(source, app):
     """A second client carrying exactly the cookie ``source`` holds now (a stolen copy)."""
     name = app.config["SESSION_COOKIE_NAME"]
     thief = app.test_client()
@@ -39,11 +39,11 @@ def _copy_cookie(source, app):  # noqa: ANN001, ANN202
     return thief
 
 
-def _signed_in(response) -> bool:  # noqa: ANN001
+def _signed_in(response) -> bool:
     return response.status_code == 200
 
 
-def _post(client, path: str, page: str = PAGE):  # noqa: ANN001, ANN202
+def _post(client, path: str, page: str = PAGE):
     token = csrf_token(client.get(page).get_data(as_text=True))
     return client.post(path, data={"csrf_token": token})
 

@@ -23,7 +23,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock, SESSION_IDLE_MINUTES=IDLE_MINUTES,
                     SESSION_MAX_HOURS=MAX_HOURS)
 
@@ -31,7 +31,7 @@ def app(make_app, clock):  # noqa: ANN001
 PAGE = "/account/password"
 
 
-def _expired(response) -> bool:  # noqa: ANN001
+def _expired(response) -> bool:
     return response.status_code == 302 and response.location.startswith("/login")
 
 

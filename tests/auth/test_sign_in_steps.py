@@ -28,11 +28,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(make_app, clock):  # noqa: ANN001
+def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock)
 
 
-def _first_admin(app) -> tuple[str, str]:  # noqa: ANN001
+def _first_admin(app) -> tuple[str, str]:
     result = app.test_cli_runner().invoke(args=["users", "ensure-admin",
                                                 "--email", "first@hotline.test"])
     assert result.exit_code == 0, result.output

@@ -20,12 +20,12 @@ from tests.dashboard_support import (
 )
 
 
-def _audit_count(app) -> int:  # noqa: ANN001
+def _audit_count(app) -> int:
     with app.app_context():
         return db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
 
 
-def _follow(client, response):  # noqa: ANN001, ANN202
+def _follow(client, response):
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     return client.get(response.headers["Location"]).get_data(as_text=True)
 

@@ -9,7 +9,7 @@ from tests.conftest import login_as
 from tests.dashboard_support import case_url, make_case, post_action
 
 
-def _work_a_case(app, client, user) -> None:  # noqa: ANN001
+def _work_a_case(app, client, user) -> None:
     case = make_case(app)
     login_as(client, user)
     post_action(client, case["reference"], "claim")
@@ -17,7 +17,7 @@ def _work_a_case(app, client, user) -> None:  # noqa: ANN001
     client.get(case_url(case["reference"]))
 
 
-def _verify(app):  # noqa: ANN001, ANN202
+def _verify(app):
     return app.test_cli_runner().invoke(args=["audit", "verify"])
 
 

@@ -15,7 +15,7 @@ from hotline.models import Caller, Case, Interaction, utcnow
 NUMBER = "+79161234567"
 
 
-def count(model) -> int:  # noqa: ANN001
+def count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
@@ -123,7 +123,7 @@ def test_concurrent_deliveries_from_a_new_number(app):
                 barrier.wait()
                 receive(channel="sms", address=NUMBER, body=f"message {n}",
                         external_id=f"SM{n:032d}")
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
             finally:
                 db.session.remove()

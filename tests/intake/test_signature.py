@@ -25,7 +25,7 @@ ROUTES = ["/twilio/sms", "/twilio/sms/status", "/twilio/sms/fallback", "/twilio/
 
 
 @pytest.fixture
-def vector_app(make_app):  # noqa: ANN001
+def vector_app(make_app):
     app = make_app(TWILIO_AUTH_TOKEN=VECTOR_TOKEN, PUBLIC_BASE_URL="https://mycompany.com")
 
     @app.post("/myapp.php")

@@ -26,7 +26,7 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def twilio_app(make_app, fake):  # noqa: ANN001
+def twilio_app(make_app, fake):
     return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_MESSAGING_FROM=FROM,
                     TWILIO_HTTP_CLIENT=fake)
 

@@ -38,7 +38,7 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def configured(make_app, fake):  # noqa: ANN001
+def configured(make_app, fake):
     app = make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_HTTP_CLIENT=fake)
     with app.app_context():
         yield app
@@ -105,7 +105,7 @@ class _Adapter(BaseAdapter):
         super().__init__()
         self.seen: list[requests.PreparedRequest] = []
 
-    def send(self, request, stream=False, **kwargs):  # noqa: ANN001, ANN003
+    def send(self, request, stream=False, **kwargs):
         self.seen.append(request)
         response = requests.Response()
         response.status_code = 200

@@ -16,7 +16,7 @@ NUMBERS = ["+79161234501", "+79161234502", "+79161234503"]
 TEXTS = ["Хочу сдаться", "Мой сын в армии", "I need help, unit 12"]
 
 
-def _seed(app, make_user) -> dict:  # noqa: ANN001
+def _seed(app, make_user) -> dict:
     """Cases through the intake service, a note, a region, a user's TOTP secret and phone."""
     make_user("staff", email="rot@hotline.test", totp_secret="JBSWY3DPEHPK3PXP",
               phone="+15005550006")
@@ -56,13 +56,13 @@ def _raw_tokens() -> list[str]:
     return tokens
 
 
-def test_encrypted_columns_are_discovered_from_the_metadata(app_ctx) -> None:  # noqa: ANN001
+def test_encrypted_columns_are_discovered_from_the_metadata(app_ctx) -> None:
     found = {f"{t.name}.{c.name}" for t, cols in keys.encrypted_columns().items() for c in cols}
     assert {"callers.address", "callers.name", "cases.region", "interactions.body",
             "users.totp_secret", "users.phone"} <= found
 
 
-def test_rotate_then_remove_old_key(app, make_app, make_user) -> None:  # noqa: ANN001
+def test_rotate_then_remove_old_key(app, make_app, make_user) -> None:
     before = _seed(app, make_user)
     new_key = keys.generate_key()
     with app.app_context():
@@ -92,7 +92,7 @@ def test_rotate_then_remove_old_key(app, make_app, make_user) -> None:  # noqa: 
     assert "rotated 0 values" in again.output  # resumable: done rows are skipped
 
 
-def test_rotation_never_overwrites_a_concurrent_edit(app, make_app, make_user) -> None:  # noqa: ANN001
+def test_rotation_never_overwrites_a_concurrent_edit(app, make_app, make_user) -> None:
     _seed(app, make_user)
     new_key = keys.generate_key()
     both = make_app(HOTLINE_ENCRYPTION_KEYS=[new_key, ENCRYPTION_KEY])
@@ -112,7 +112,7 @@ def test_rotation_never_overwrites_a_concurrent_edit(app, make_app, make_user) -
         assert db.session.get(Case, case_id).region == "edited meanwhile"
 
 
-def test_undecryptable_values_are_reported_and_fail_the_command(app, make_user) -> None:  # noqa: ANN001
+def test_undecryptable_values_are_reported_and_fail_the_command(app, make_user) -> None:
     _seed(app, make_user)
     foreign = Fernet(Fernet.generate_key()).encrypt(b"lost").decode()
     with app.app_context():
@@ -126,7 +126,7 @@ def test_undecryptable_values_are_reported_and_fail_the_command(app, make_user) 
     assert "interactions.body: 6 values, 0 rotated, 5 already current" in result.output
 
 
-def test_generate_prints_a_fernet_key(app) -> None:  # noqa: ANN001
+def test_generate_prints_a_fernet_key(app) -> None:
     result = app.test_cli_runner().invoke(args=["keys", "generate"])
     assert result.exit_code == 0
     key = result.output.strip()

@@ -50,7 +50,7 @@ class Seeded:
             until=datetime.combine(self.last_day + timedelta(days=1), time.min, UTC))
 
 
-def seed_cases(app, make_user) -> Seeded:  # noqa: ANN001
+def seed_cases(app, make_user) -> Seeded:
     """Insert the known mix (direct model rows) and return what was made."""
     alice = make_user("staff", display_name="Alice Staff", email="alice@hotline.test")
     bob = make_user("staff", display_name="Bob Staff", email="bob@hotline.test")
@@ -113,12 +113,12 @@ def seed_cases(app, make_user) -> Seeded:  # noqa: ANN001
 
 
 @pytest.fixture
-def seeded(app, make_user) -> Seeded:  # noqa: ANN001
+def seeded(app, make_user) -> Seeded:
     return seed_cases(app, make_user)
 
 
 @pytest.fixture
-def supervisor_client(app, seeded):  # noqa: ANN001
+def supervisor_client(app, seeded):
     client = app.test_client()
     login_as(client, seeded.users["supervisor"])
     return client
@@ -344,7 +344,7 @@ def test_api_stats_equal_the_page_and_the_query_layer(app, supervisor_client, se
 
 # --- the CSV export -----------------------------------------------------------------------
 
-def _csv(response) -> list[dict[str, str]]:  # noqa: ANN001
+def _csv(response) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 

@@ -46,7 +46,7 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def app(make_app, fake):  # noqa: ANN001, ANN201
+def app(make_app, fake):
     # Behind one proxy hop: the client address arrives in X-Forwarded-For and becomes
     # request.remote_addr, as in production.
     return make_app(PROXY_FIX_HOPS=1, TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID,
@@ -54,7 +54,7 @@ def app(make_app, fake):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def every_logger(app, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:  # noqa: ANN001
+def every_logger(app, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Root and every logger that exists once the app is built, all at DEBUG."""
     caplog.set_level(logging.DEBUG)
     for name in [*logging.root.manager.loggerDict, "sqlalchemy.engine.Engine",
@@ -77,7 +77,7 @@ def _code_pattern(code: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![0-9a-fA-F.]){code}(?![0-9a-fA-F])")
 
 
-def _sign_in(client, user, secret: str) -> str:  # noqa: ANN001
+def _sign_in(client, user, secret: str) -> str:
     """Password and TOTP through /login; returns the code used."""
     assert password_step(client, user.email, PASSWORD).status_code == 302
     code = code_at(secret, utcnow())
@@ -86,7 +86,7 @@ def _sign_in(client, user, secret: str) -> str:  # noqa: ANN001
     return code
 
 
-def _reveal(client, reference: str) -> str:  # noqa: ANN001
+def _reveal(client, reference: str) -> str:
     html = client.get(case_url(reference)).get_data(as_text=True)
     response = client.post(case_url(reference, "reveal"), data={"csrf_token": csrf_token(html)})
     assert response.status_code == 200
@@ -94,7 +94,7 @@ def _reveal(client, reference: str) -> str:  # noqa: ANN001
 
 
 def test_intake_to_close_through_the_routes_logs_nothing_identifying(
-        app, client, twilio_post, make_user, fake, every_logger):  # noqa: ANN001
+        app, client, twilio_post, make_user, fake, every_logger):
     staff, staff_secret = enrolled(make_user, "staff", display_name="Olena K.",
                                    password=PASSWORD)
     supervisor, supervisor_secret = enrolled(make_user, "supervisor", password=PASSWORD)

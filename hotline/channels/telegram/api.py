@@ -84,7 +84,7 @@ def _session() -> requests.Session:
     return current_app.config.get("TELEGRAM_HTTP_SESSION") or requests.Session()
 
 
-def call(method: str, params: dict[str, Any] | None = None) -> Any:  # noqa: ANN401 - JSON
+def call(method: str, params: dict[str, Any] | None = None) -> Any:
     """Call one Bot API method with JSON ``params``; its ``result`` (see module docstring)."""
     url = f"{_base()}/bot{_token()}/{method}"
     try:
@@ -111,7 +111,7 @@ def _before_sending(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(inner, NewConnectionError | NameResolutionError)
 
 
-def _result(response: requests.Response) -> Any:  # noqa: ANN401 - JSON
+def _result(response: requests.Response) -> Any:
     try:
         answer = response.json()
     except ValueError:

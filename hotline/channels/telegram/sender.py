@@ -57,7 +57,7 @@ class TelegramSender:
             detail = f"Telegram error {exc.error_code}: {exc.description}"
             if exc.error_code == HTTP_TOO_MANY:
                 return Outcome(RETRY, detail=detail, retry_after=exc.retry_after)
-            if exc.error_code >= 500:  # noqa: PLR2004 - HTTP's server errors
+            if exc.error_code >= 500:
                 return Outcome(RETRY, detail=detail)
             return Outcome(FAILED, detail=detail, opted_out=exc.error_code == HTTP_FORBIDDEN)
         except api.TelegramUnreached as exc:

@@ -217,15 +217,15 @@ def _shared(message: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _no_constant(name: str) -> Any:  # noqa: ANN401 - json's hook
+def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _is_int(value: Any) -> bool:  # noqa: ANN401
+def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:  # noqa: ANN401
+def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

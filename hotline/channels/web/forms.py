@@ -38,7 +38,7 @@ def _strip(value: str | None) -> str | None:
 class MaxChars:
     """Length limit whose maximum comes from the app config (``MESSAGE_MAX_CHARS``)."""
 
-    def __call__(self, form: FlaskForm, field) -> None:  # noqa: ANN001 - WTForms signature
+    def __call__(self, form: FlaskForm, field) -> None:
         limit = current_app.config["MESSAGE_MAX_CHARS"]
         if field.data and len(field.data) > limit:
             raise ValidationError(
@@ -90,7 +90,7 @@ class ContactForm(SubmissionIdMixin, FlaskForm):
     # The honeypot: hidden from people by the stylesheet, filled in by naive bots.
     website = StringField(_l("Leave this field empty"))
 
-    def validate(self, extra_validators=None) -> bool:  # noqa: ANN001 - WTForms signature
+    def validate(self, extra_validators=None) -> bool:
         """The field checks, then: asking to be contacted needs a way to contact."""
         valid = super().validate(extra_validators)
         if self.contact_ok.data == "yes" and not self.contact.data:
@@ -99,12 +99,12 @@ class ContactForm(SubmissionIdMixin, FlaskForm):
             valid = False
         return valid
 
-    def validate_language(self, field) -> None:  # noqa: ANN001
+    def validate_language(self, field) -> None:
         """Only the four hotline languages."""
         if field.data not in LANGUAGES:
             raise ValidationError(_l("Choose one of the options."))
 
-    def validate_contact_ok(self, field) -> None:  # noqa: ANN001
+    def validate_contact_ok(self, field) -> None:
         """Yes or no, nothing else."""
         if field.data not in CONTACT_OK_CHOICES:
             raise ValidationError(_l("Choose one of the options."))

@@ -38,7 +38,7 @@ def api_base(server: HTTPServer) -> str:
 
 
 @pytest.fixture
-def tg_app(make_app, fake_api: HTTPServer) -> Flask:  # noqa: ANN001
+def tg_app(make_app, fake_api: HTTPServer) -> Flask:
     """The app with Telegram on (token, secret, the fake API)."""
     return make_app(TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET,
                     TELEGRAM_API_BASE=api_base(fake_api))
@@ -67,8 +67,8 @@ def message(update_id: int, text: str | None = "Здравствуйте", *, ch
     return {"update_id": update_id, key: body}
 
 
-def post_update(client: FlaskClient, update: Any, *, secret: str | None = SECRET,  # noqa: ANN401
-                raw: bytes | None = None):  # noqa: ANN201
+def post_update(client: FlaskClient, update: Any, *, secret: str | None = SECRET,
+                raw: bytes | None = None):
     """POST an update (JSON, or ``raw`` bytes) with the secret header (None: no header)."""
     headers = {"Content-Type": "application/json"}
     if secret is not None:

@@ -127,7 +127,7 @@ def test_a_timeout_leaves_the_message_unknown_and_never_resends_it(make_app, fak
     received: list[dict] = []
     answered = threading.Event()
 
-    def slow(request):  # noqa: ANN001, ANN202 - Telegram took it, then answered too late
+    def slow(request):
         received.append(request.get_json())
         time.sleep(0.6)
         answered.set()

@@ -22,13 +22,13 @@ from tests.channels.telegram.conftest import (
 
 
 @pytest.fixture
-def telegram_settings(fake_api) -> dict:  # noqa: ANN001
+def telegram_settings(fake_api) -> dict:
     return {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET,
             "TELEGRAM_API_BASE": api_base(fake_api), "SPOOL_AUTO_REPLAY": False}
 
 
 @pytest.fixture
-def down_app(make_app, tmp_path: Path, telegram_settings):  # noqa: ANN001
+def down_app(make_app, tmp_path: Path, telegram_settings):
     """The Telegram app on a database that cannot be opened."""
     make_app()  # first: make_app's teardown empties the test database through its first app
     return make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}",

@@ -53,7 +53,7 @@ def test_photo_caption_and_largest_size_by_file_id() -> None:
     ("document", {"file_id": "D2", "mime_type": "text/html; <script>"},
      "application/octet-stream"),
 ])
-def test_attachments_keep_only_file_id_and_type(kind, item, content_type) -> None:  # noqa: ANN001
+def test_attachments_keep_only_file_id_and_type(kind, item, content_type) -> None:
     got = parse(message(13, None, **{kind: item}))
     assert [(f.kind, f.file_id, f.content_type) for f in got.files] == [
         (kind, item["file_id"], content_type)]
@@ -82,7 +82,7 @@ def test_a_poll_is_recorded_as_something_not_shown() -> None:
     ({"update_id": 25, "channel_post": {"message_id": 1}}, "update_type"),
     (message(26, None, pinned_message={"message_id": 3}), "service_message"),
 ])
-def test_what_is_ignored(update, reason) -> None:  # noqa: ANN001
+def test_what_is_ignored(update, reason) -> None:
     got = parse(update)
     assert isinstance(got, Ignored) and got.reason == reason
 

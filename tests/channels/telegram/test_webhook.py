@@ -23,16 +23,16 @@ from tests.channels.telegram.conftest import (
 from tests.conftest import postgres_url
 
 
-def count(model) -> int:  # noqa: ANN001
+def count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def rows(app) -> tuple[int, int, int]:  # noqa: ANN001
+def rows(app) -> tuple[int, int, int]:
     with app.app_context():
         return count(Caller), count(Case), count(Interaction)
 
 
-def timeline(app) -> list[Interaction]:  # noqa: ANN001
+def timeline(app) -> list[Interaction]:
     return db.session.execute(select(Interaction).order_by(Interaction.id)).scalars().all()
 
 

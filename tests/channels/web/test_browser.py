@@ -21,17 +21,17 @@ STAFF_REPLY = "글을 잘 받았습니다. 지금 있는 곳에서 안전하게 
 
 
 @pytest.fixture
-def app(make_app):  # noqa: ANN001, ANN201 - the numbers make the page look as in production
+def app(make_app):
     return make_app(HOTLINE_PHONE_DISPLAY="+1 555 010 0199",
                     HOTLINE_WHATSAPP_DISPLAY="+1 555 010 0200")
 
 
-def _guard_requests(page, base_url: str) -> list[str]:  # noqa: ANN001
+def _guard_requests(page, base_url: str) -> list[str]:
     """Record every request; abort and remember those to any other host."""
     own = urlsplit(base_url).netloc
     foreign: list[str] = []
 
-    def route(route, request) -> None:  # noqa: ANN001
+    def route(route, request) -> None:
         if urlsplit(request.url).netloc == own or request.url.startswith("data:"):
             route.continue_()
         else:
@@ -42,7 +42,7 @@ def _guard_requests(page, base_url: str) -> list[str]:  # noqa: ANN001
     return foreign
 
 
-def _fits(page, width: int) -> bool:  # noqa: ANN001
+def _fits(page, width: int) -> bool:
     page.set_viewport_size({"width": width, "height": 800})
     return page.evaluate("document.documentElement.scrollWidth") <= width
 

@@ -26,7 +26,7 @@ VISITOR_ADDRESS = "203.0.113.77"
 VISITOR_AGENT = "UniqueTestAgent/9.9 (watch-for-me)"
 
 
-def _public_responses(app, client):  # noqa: ANN001, ANN202
+def _public_responses(app, client):
     """A tour of every public page and state, as (name, response) pairs."""
     pages = [(path, client.get(path)) for path in ("/", "/ko/", "/ru/", "/uk/", "/en/",
                                                    "/followup", "/followup?lang=ko")]

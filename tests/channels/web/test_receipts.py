@@ -43,7 +43,7 @@ def test_normalise_accepts_how_people_type(typed, expected):
     assert normalise_receipt(typed) == expected
 
 
-def _web_case():  # noqa: ANN202
+def _web_case():
     result = receive(channel="web", address="web:test-address", body="hello",
                      external_id="web-" + "a" * 30, language="en")
     return result.case
