@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -28,6 +30,27 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+IPV6_BUCKET_PREFIX = 64
+
+
+def address_bucket(address: str | None = None) -> str:
+    """The remote address as rate limits count it: IPv4 whole, IPv6 by its /64 network.
+
+    One machine or home commonly holds a whole IPv6 /64, so counting single IPv6
+    addresses would give it 2^64 fresh buckets.
+    """
+    raw = address if address is not None else (request.remote_addr or "unknown")
+    try:
+        parsed = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_BUCKET_PREFIX}", strict=False))
+    return str(parsed)
+
+
 def address_key() -> str:
     """Rate-limit key of the remote address: a keyed hash (blind index), never the address.
 
@@ -37,7 +60,7 @@ def address_key() -> str:
     """
     from hotline.crypto import cipher
 
-    return "addr:" + cipher().blind_index("addr:" + (request.remote_addr or "unknown"))[:32]
+    return "addr:" + cipher().blind_index("addr:" + address_bucket())[:32]
 
 
 db = SQLAlchemy(model_class=Base)

@@ -289,6 +289,20 @@ class ServerSession(db.Model):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class ThrottleCounter(db.Model):
+    """A fixed-window attempt counter (``hotline/channels/web/throttle.py``).
+
+    ``bucket_key`` is a keyed hash of what is counted (an address bucket, a reference with an
+    address bucket), never the clear value.
+    """
+
+    __tablename__ = "throttle_counters"
+
+    bucket_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Setting(db.Model):
     """Small key/value settings changed at run time by admins (e.g. retention days)."""
 

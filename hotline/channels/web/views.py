@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     g,
@@ -36,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 from hotline.auth import server_sessions
 from hotline.cases.references import format_reference, new_reference, parse_reference
 from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES
+from hotline.channels.web import throttle
 from hotline.channels.web.forms import ContactForm, FollowupLoginForm, FollowupMessageForm
 from hotline.channels.web.intake import (
     FollowupClosed,
@@ -46,8 +46,7 @@ from hotline.channels.web.intake import (
     thread,
 )
 from hotline.channels.web.receipts import ReceiptRefused, authenticate, format_receipt, new_receipt
-from hotline.crypto import cipher
-from hotline.extensions import address_key, db, limiter
+from hotline.extensions import address_bucket, address_key, db, limiter
 from hotline.models import Case, utcnow
 
 bp = Blueprint("public", __name__)
@@ -55,6 +54,8 @@ bp = Blueprint("public", __name__)
 # Rate limits (Flask-Limiter strings). Generous enough for many people behind one
 # address (a Tor exit, a carrier NAT), tight enough to stop floods and guessing.
 SUBMIT_LIMIT = "5 per minute;40 per hour"
+# Follow-up sign-in attempts (``throttle``): per address, and per reference from one
+# address; a success gives its slots back, so only refused attempts use them up.
 FOLLOWUP_FAILURES_PER_ADDRESS = "10 per hour"
 FOLLOWUP_FAILURES_PER_REFERENCE = "5 per 15 minutes"
 FOLLOWUP_MESSAGE_LIMIT = "10 per minute;60 per hour"
@@ -73,17 +74,18 @@ def _visitor_key() -> str:
     return "v:" + address_key()
 
 
-def _reference_key() -> str:
-    """Rate-limit key for follow-up failures against one reference."""
-    reference = parse_reference(request.form.get("reference", ""))
-    if reference is None:
-        return "ref-malformed:" + _visitor_key()
-    return "ref:" + cipher().blind_index("ref:" + reference)[:32]
+def _too_many_attempts() -> str:
+    return _("Too many attempts. Wait a while and try again.")
 
 
-def _refused(response: Response) -> bool:
-    """Deduct from the follow-up limits only for refused attempts."""
-    return bool(g.get("followup_refused"))
+def _followup_buckets(typed_reference: str | None) -> list[throttle.Bucket]:
+    """The throttle buckets of one sign-in attempt (see ``throttle``): per address, and
+    per reference from that address; never per reference alone."""
+    address = address_bucket()
+    reference = parse_reference(typed_reference or "") or "malformed"
+    return [throttle.bucket(f"followup-addr|{address}", FOLLOWUP_FAILURES_PER_ADDRESS),
+            throttle.bucket(f"followup-ref|{reference}|{address}",
+                            FOLLOWUP_FAILURES_PER_REFERENCE)]
 
 
 @bp.url_value_preprocessor
@@ -233,10 +235,6 @@ def _thread_page(case: Case, form: FollowupMessageForm | None = None, status: in
 
 
 @bp.route("/followup", methods=["GET", "POST"])
-@limiter.limit(FOLLOWUP_FAILURES_PER_ADDRESS, key_func=_visitor_key, methods=["POST"],
-               deduct_when=_refused)
-@limiter.limit(FOLLOWUP_FAILURES_PER_REFERENCE, key_func=_reference_key, methods=["POST"],
-               deduct_when=_refused)
 def followup():  # noqa: ANN201
     """GET: the conversation when signed in, else the sign-in form. POST: sign in."""
     if request.method == "GET":
@@ -247,12 +245,17 @@ def followup():  # noqa: ANN201
     form = FollowupLoginForm()
     if not form.validate():
         return _login_page(form, 400)
+    buckets = _followup_buckets(form.reference.data)
+    allowed = throttle.take(buckets)
+    db.session.commit()  # the slot is taken before the receipt is checked: no race
+    if not allowed:
+        return _login_page(form, 429, _too_many_attempts())
     try:
         case = authenticate(form.reference.data, form.receipt.data)
     except ReceiptRefused:
         db.session.rollback()
-        g.followup_refused = True
         return _login_page(form, 400, _("These details do not match. Check both and try again."))
+    throttle.give_back(buckets)
     _start_followup(case)
     record_opened(case)
     return redirect(url_for("public.followup", lang=_lang()), 303)
@@ -323,5 +326,5 @@ def _rate_limited(error: RateLimitExceeded):  # noqa: ANN202
         429,
         _("Too many messages have been sent from your connection. Your text is still "
           "here: please wait a few minutes and press Send again."),
-        _("Too many attempts. Wait a while and try again."),
+        _too_many_attempts(),
     )
