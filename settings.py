@@ -294,7 +294,11 @@ SETTINGS: tuple[Setting, ...] = (
             env="IVR_PROMPT_URL_", env_doc="`IVR_PROMPT_URL_KO` (`_RU`, `_UK`, `_EN`)",
             default_doc="unset"),
     Setting("AUTO_REPLY_ENABLED", "bool", True,
-            "send the one short auto-reply to a new SMS / WhatsApp / Telegram case"),
+            "send the short SMS / WhatsApp / Telegram auto-reply (at most one per number per "
+            "`AUTO_REPLY_INTERVAL_HOURS`, whatever the number's cases)"),
+    Setting("AUTO_REPLY_INTERVAL_HOURS", "int", 24,
+            "a number gets at most one auto-reply in this many hours; whether it gets one "
+            "never depends on its cases (docs/SECURITY.md 8.10)"),
     Setting("VOICEMAIL_MAX_SECONDS", "int", 180, "longest voicemail"),
     # Telegram.
     Setting("TELEGRAM_BOT_TOKEN", "str", None,

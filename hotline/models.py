@@ -114,6 +114,8 @@ class Caller(db.Model):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     preferred_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     flag: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # When this address was last due an auto-reply (hotline/channels/replies.py: the rule).
+    last_auto_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -2,7 +2,8 @@
 
 SMS auto-replies stay within 70 characters once the reference is filled in, so
 Hangul and Cyrillic fit one SMS segment (UCS-2). No text names an organisation or
-a topic: the phone may be read or overheard by someone else.
+a topic: the phone may be read or overheard by someone else. When an auto-reply is
+sent is decided in ``hotline/channels/auto_reply.py``.
 """
 
 from __future__ import annotations

@@ -83,6 +83,9 @@ class IntakeResult:
     language: str | None = None  # the case's
     caller_opted_out: bool = False
     caller_flag: str | None = None
+    # With ``auto_reply_every``: this delivery is the first in that interval (the rule in
+    # ``hotline/channels/replies.py``); it never depends on the caller's cases.
+    auto_reply_due: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     _objects: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -126,6 +129,7 @@ def receive(
     fallback_language: str | None = None,
     prepare: Prepare | None = None,
     finish: Prepare | None = None,
+    auto_reply_every: timedelta | None = None,
 ) -> IntakeResult:
     """Take in one contact; see the module docstring. Commits the session once.
 
@@ -135,7 +139,9 @@ def receive(
     the caller has one. ``prepare(result)`` runs only for a new delivery, inside the
     transaction, before the interaction's INSERT (it may still change ``result.meta``);
     ``finish(result)`` runs after that INSERT (rows it adds come later in the timeline),
-    before the commit.
+    before the commit. ``auto_reply_every`` (a channel that auto-replies) stamps the
+    caller's ``last_auto_reply_at`` in the same upsert when none was due within that
+    interval, and sets ``result.auto_reply_due``: no extra statement.
     """
     if channel not in CHANNELS:
         raise IntakeError(f"unknown channel {channel!r}")
@@ -158,9 +164,11 @@ def receive(
 
     try:
         now = utcnow()
-        caller = _lock_caller(index, address_kind, normalised, language, now)
+        caller = _lock_caller(index, address_kind, normalised, language, now, auto_reply_every)
         preferred = _update_caller(caller, name, language)
         result = _open_case_for(caller, preferred, channel, language, fallback_language, now)
+        result.auto_reply_due = (auto_reply_every is not None
+                                 and caller.last_auto_reply_at == now)
         result.meta = dict(meta or {})
         if prepare is not None:
             prepare(result)
@@ -187,7 +195,7 @@ def receive(
 
 
 def _upsert(table: Table, values: Sequence[str], conflict: str, action: str,
-            returning: Sequence[str]) -> TextualSelect:
+            returning: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> TextualSelect:
     """``INSERT … ON CONFLICT … RETURNING …`` as a cacheable statement.
 
     The dialect ``insert().on_conflict_…()`` constructs carry no cache key in SQLAlchemy
@@ -199,6 +207,7 @@ def _upsert(table: Table, values: Sequence[str], conflict: str, action: str,
     sql = (f"INSERT INTO {table.name} ({names}) VALUES ({params}) "  # noqa: S608 - names only
            f"ON CONFLICT ({conflict}) {action} RETURNING {', '.join(returning)}")
     binds = [bindparam(name, type_=table.c[name].type) for name in values]
+    binds += [bindparam(name, type_=table.c[column].type) for name, column in extra]
     return text(sql).bindparams(*binds).columns(*(table.c[name] for name in returning))
 
 
@@ -211,6 +220,21 @@ _CALLER_UPSERT = _upsert(
      "first_seen", "last_seen"),
     "address_index", "DO UPDATE SET last_seen = excluded.last_seen",
     ("id", "preferred_language", "opted_out", "flag"),
+)
+# The same for a channel that auto-replies: stamps ``last_auto_reply_at`` (a reply goes
+# out) when none went out since ``reply_cutoff`` and the caller neither opted out nor is
+# blocked: the caller's own timing and wishes, never its cases.
+_CALLER_UPSERT_REPLY = _upsert(
+    CALLERS,
+    ("address_index", "address", "address_kind", "opted_out", "preferred_language",
+     "first_seen", "last_seen", "last_auto_reply_at"),
+    "address_index",
+    "DO UPDATE SET last_seen = excluded.last_seen, last_auto_reply_at = CASE "
+    "WHEN NOT callers.opted_out AND COALESCE(callers.flag, '') <> 'blocked' "
+    "AND (callers.last_auto_reply_at IS NULL OR callers.last_auto_reply_at <= :reply_cutoff) "
+    "THEN excluded.last_seen ELSE callers.last_auto_reply_at END",
+    ("id", "preferred_language", "opted_out", "flag", "last_auto_reply_at"),
+    extra=(("reply_cutoff", "last_auto_reply_at"),),
 )
 # The name stays encrypted here: it is decrypted only when a name is offered.
 _CALLER_NAME = select(type_coerce(CALLERS.c.name, Text())).where(CALLERS.c.id == bindparam("id"))
@@ -240,18 +264,22 @@ def _existing(kind: str, external_id: str) -> IntakeResult | None:
 
 
 def _lock_caller(index: str, address_kind: str, normalised: str, language: str | None,
-                 now: datetime) -> Row:
+                 now: datetime, auto_reply_every: timedelta | None = None) -> Row:
     """Create the caller or touch its ``last_seen``, lock the row: one upsert.
 
     ``ON CONFLICT DO UPDATE`` locks the existing row until the commit (as ``FOR UPDATE``
     would), so concurrent deliveries from one caller choose its open case one at a time.
     Returns (id, preferred_language, opted_out, flag).
     """
-    return db.session.execute(_CALLER_UPSERT, {
+    values = {
         "address_index": index, "address": normalised, "address_kind": address_kind,
         "opted_out": False, "preferred_language": language, "first_seen": now,
         "last_seen": now,
-    }).one()
+    }
+    if auto_reply_every is None:
+        return db.session.execute(_CALLER_UPSERT, values).one()
+    return db.session.execute(_CALLER_UPSERT_REPLY, {
+        **values, "last_auto_reply_at": now, "reply_cutoff": now - auto_reply_every}).one()
 
 
 def _update_caller(caller: Row, name: str | None, language: str | None) -> str | None:

@@ -12,7 +12,9 @@ as Telegram's ``update_id``), so a retried delivery spools once.
 WSGI stack (signature check, the same view, the one intake service); every handler
 is idempotent, so replaying twice or while live traffic continues is safe. A file
 is removed only after its request succeeded, i.e. after the view committed; a
-request the app now refuses (4xx) moves to ``rejected/`` and is kept.
+request the app now refuses (4xx) moves to ``rejected/`` and is kept until the retention
+purge removes it (``purge_rejected``, once older than ``RETENTION_DAYS``).
+``intake replay --list`` shows what is there without decrypting anything.
 """
 
 from __future__ import annotations
@@ -238,6 +240,58 @@ def _received_at(app: Flask, path: Path) -> float:
         return float(read_entry(path, app)["received_at"])
     except (OSError, ValueError, KeyError, DecryptionError):
         return 0.0
+
+
+@dataclass(frozen=True)
+class SpoolFile:
+    """One file in the spool as ``intake replay --list`` shows it: never its content."""
+
+    name: str
+    state: str  # "waiting" (to replay) or "rejected" (moved aside, kept for a person)
+    size: int
+    age_seconds: float
+
+
+def listing(app: Flask | None = None, now: float | None = None) -> list[SpoolFile]:
+    """Every spool file, waiting and rejected, oldest first: names, sizes and ages only.
+
+    Nothing is decrypted (the age is the file's modification time, which moving a file
+    to ``rejected/`` keeps), so the list can be shown to anyone who may see the folder.
+    """
+    directory = spool_dir(app)
+    now = time.time() if now is None else now
+    found: list[SpoolFile] = []
+    for state, folder in (("waiting", directory), ("rejected", directory / REJECTED_DIR)):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and path.name.endswith(SPOOL_SUFFIX) \
+                    and not path.name.startswith("."):
+                info = path.stat()
+                found.append(SpoolFile(path.name, state, info.st_size,
+                                       max(now - info.st_mtime, 0.0)))
+    return sorted(found, key=lambda item: -item.age_seconds)
+
+
+def purge_rejected(older_than_seconds: float, *, dry_run: bool = False,
+                   app: Flask | None = None, now: float | None = None) -> tuple[int, int]:
+    """Remove rejected spool files older than the retention period (security review,
+    finding 12); returns (removed, waiting files older than it, which are kept).
+
+    Waiting files are never removed here: they are deliveries not yet stored, and
+    ``intake replay`` is what empties them (the count tells the operator to run it).
+    """
+    removed = old_waiting = 0
+    for item in listing(app, now):
+        if item.age_seconds <= older_than_seconds:
+            continue
+        if item.state == "waiting":
+            old_waiting += 1
+            continue
+        if not dry_run:
+            (spool_dir(app) / REJECTED_DIR / item.name).unlink(missing_ok=True)
+        removed += 1
+    return removed, old_waiting
 
 
 def replay_all(app: Flask) -> ReplayReport:

@@ -53,6 +53,10 @@ def retention_purge(days: int | None, dry_run: bool, batch_size: int, no_vacuum:
                f"{report.interactions} interactions ({report.bodies} with text), "
                f"{report.callers} caller identities, {report.recordings} recordings, "
                f"{report.media} media files")
+    click.echo(f"{verb} {report.spool_rejected} rejected spool files older than {report.days} days")
+    if report.spool_waiting_old:
+        click.echo(f"{report.spool_waiting_old} spool files older than {report.days} days are "
+                   "still waiting: run `flask --app wsgi intake replay`")
     if report.skipped_cases:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.skipped_reasons.items()))
         click.echo(f"kept {report.skipped_cases} cases for the next run ({reasons})")

@@ -46,8 +46,10 @@ from hotline.cases.vocabularies import (
     LANGUAGES,
 )
 from hotline.cases.workflow import RESOLUTIONS, STATUSES
+from hotline.channels.web import throttle
 from hotline.database import rowcount
 from hotline.extensions import db
+from hotline.intake import spool
 from hotline.logging_setup import log_event
 from hotline.models import Caller, Case, Interaction, MessageStatusEvent, utcnow
 
@@ -94,13 +96,17 @@ class PurgeReport:
     media: int = 0
     skipped_cases: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    spool_rejected: int = 0
+    spool_waiting_old: int = 0
 
     def counts(self) -> dict[str, Any]:
         """The counts as a plain mapping (for the audit log and the CLI)."""
         return {"days": self.days, "dry_run": self.dry_run, "cases": self.cases,
                 "interactions": self.interactions, "bodies": self.bodies,
                 "callers": self.callers, "recordings": self.recordings, "media": self.media,
-                "skipped_cases": self.skipped_cases, "skipped_reasons": self.skipped_reasons}
+                "skipped_cases": self.skipped_cases, "skipped_reasons": self.skipped_reasons,
+                "spool_rejected": self.spool_rejected,
+                "spool_waiting_old": self.spool_waiting_old}
 
     def skip(self, reason: str) -> None:
         self.skipped_cases += 1
@@ -190,10 +196,15 @@ def purge(days: int | None = None, *, dry_run: bool = False,
         ready = [work for work in batch if _delete_at_twilio(client, work, report)]
         if ready:
             _purge_batch(ready, cutoff, report)
+    report.spool_rejected, report.spool_waiting_old = spool.purge_rejected(
+        timedelta(days=days).total_seconds(), dry_run=dry_run,
+        now=(now or utcnow()).timestamp())
     if dry_run:
         report.callers = _callers_to_clear(cutoff)
         db.session.rollback()
     else:
+        throttle.forget_before((now or utcnow()) - timedelta(days=1))
+        db.session.commit()
         checkpoint_sqlite()
         log_event(log, "retention.purged", **{k: v for k, v in report.counts().items()
                                               if k != "skipped_reasons"})

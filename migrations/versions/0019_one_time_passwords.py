@@ -31,6 +31,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("one_time_hashes")
-        batch_op.drop_column("password_expires_at")
+    # Plain ALTER TABLE (SQLite >= 3.35 and PostgreSQL): a batch copy of the table would
+    # fail on SQLite while other tables reference its rows.
+    op.execute("ALTER TABLE users DROP COLUMN one_time_hashes")
+    op.execute("ALTER TABLE users DROP COLUMN password_expires_at")

@@ -214,3 +214,57 @@ def test_recording_of_a_call_never_stored_is_moved_aside_after_a_while(make_app,
     monkeypatch.setattr(spool, "WAITING_MAX_AGE_SECONDS", -1)
     assert spool.replay_all(good).rejected == 1
     assert files(good) == []
+
+
+def _age_files(folder: Path, days: float) -> None:
+    import os
+    import time
+
+    stamp = time.time() - days * 86400
+    for path in folder.iterdir():
+        if path.is_file():
+            os.utime(path, (stamp, stamp))
+
+
+def test_retention_purge_removes_old_rejected_spool_files_and_keeps_waiting_ones(
+        down_app, make_app):
+    """Security review, finding 12: refused spool files used to stay forever."""
+    post_signed(down_app.test_client(), "/twilio/sms", sms("SM" + "c" * 32))
+    rotated = make_app(TWILIO_AUTH_TOKEN="another-token", RETENTION_DAYS=30)
+    assert spool.replay_all(rotated).rejected == 1
+    rejected = spool.spool_dir(rotated) / spool.REJECTED_DIR
+    post_signed(down_app.test_client(), "/twilio/sms", sms("SM" + "d" * 32))  # a waiting one
+    post_signed(down_app.test_client(), "/twilio/sms", sms("SM" + "e" * 32))
+    runner = rotated.test_cli_runner()
+    young = runner.invoke(args=["retention", "purge", "--older-than", "30"])
+    assert young.exit_code == 0 and "purged 0 rejected spool files" in young.output
+    _age_files(rejected, 31)
+    _age_files(spool.spool_dir(rotated), 31)
+    dry = runner.invoke(args=["retention", "purge", "--older-than", "30", "--dry-run"])
+    assert "would purge 1 rejected spool files" in dry.output
+    assert len(list(rejected.iterdir())) == 1
+    result = runner.invoke(args=["retention", "purge", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert "purged 1 rejected spool files" in result.output
+    assert "2 spool files older than 30 days are still waiting" in result.output
+    assert list(rejected.iterdir()) == []
+    assert len(files(rotated)) == 2  # waiting deliveries are never dropped by retention
+
+
+def test_replay_list_shows_what_waits_without_decrypting(down_app, make_app):
+    post_signed(down_app.test_client(), "/twilio/sms", sms("SM" + "f" * 32, "секрет"))
+    rotated = make_app(TWILIO_AUTH_TOKEN="another-token")
+    spool.replay_all(rotated)
+    post_signed(down_app.test_client(), "/twilio/sms", sms("SM" + "9" * 32, "секрет"))
+    # With a key that decrypts nothing: listing must not need to.
+    from cryptography.fernet import Fernet
+
+    stranger = make_app(HOTLINE_ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+    result = stranger.test_cli_runner().invoke(args=["intake", "replay", "--list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("waiting") and "SM" + "9" * 32 in line for line in lines)
+    assert any(line.startswith("rejected") and "SM" + "f" * 32 in line for line in lines)
+    assert "1 waiting, 1 rejected" in result.output
+    assert SENDER not in result.output and "секрет" not in result.output
+    assert len(files(stranger)) == 1  # nothing was replayed

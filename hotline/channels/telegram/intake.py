@@ -21,7 +21,7 @@ from typing import Any
 from flask import current_app
 
 from hotline import languages
-from hotline.channels.auto_reply import apply_opt, auto_reply_for
+from hotline.channels.auto_reply import apply_opt, auto_reply_for, auto_reply_interval
 from hotline.channels.telegram.updates import IncomingMessage
 from hotline.crypto import cipher
 from hotline.intake.service import IntakeResult, receive
@@ -103,4 +103,5 @@ def take_in(message: IncomingMessage) -> IntakeResult:
         external_id=external_id(message), meta=message_meta(message, truncated=truncated),
         language=language_of(message),
         fallback_language=languages.DEFAULT,
-        prepare=prepare, finish=finish)
+        prepare=prepare, finish=finish,
+        auto_reply_every=auto_reply_interval(message.command == "stop" or message.edited))

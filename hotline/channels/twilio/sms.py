@@ -16,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
 from hotline import languages
-from hotline.channels.auto_reply import apply_opt, auto_reply_for
+from hotline.channels.auto_reply import apply_opt, auto_reply_for, auto_reply_interval
 from hotline.channels.replies import auto_reply
 from hotline.channels.twilio.twiml import twiml
 from hotline.intake.service import IntakeError, IntakeResult, receive
@@ -116,7 +116,9 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
         result = receive(channel=channel, address=sender, body=body, external_id=message_sid,
                          meta=meta, language=script_language(body),
                          fallback_language=languages.DEFAULT,
-                         prepare=prepare, finish=finish)
+                         prepare=prepare, finish=finish,
+                         auto_reply_every=auto_reply_interval(keyword is not None)
+                         if answer else None)
     except IntakeError as exc:
         abort(400, description=str(exc))
     taken = Taken(result, replies[0] if replies and not is_replay() else None)

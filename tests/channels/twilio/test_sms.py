@@ -64,7 +64,14 @@ def test_korean_and_ukrainian_texts_set_the_language(app, twilio_post):
         assert auto_reply("uk", by_language["uk"].display_reference) in ukrainian.text
 
 
-def test_latin_text_keeps_the_callers_known_language(app, twilio_post):
+def test_latin_text_keeps_the_callers_known_language(make_app):
+    from tests.twilio_fakes import post_signed
+
+    app = make_app(AUTO_REPLY_INTERVAL_HOURS=0)  # every message answered: see the text
+
+    def twilio_post(path, params):  # noqa: ANN001, ANN202
+        return post_signed(app.test_client(), path, params)
+
     twilio_post("/twilio/sms", sms("SM" + "6" * 32, "Привет"))
     with app.app_context():
         case = only_case()
