@@ -12,6 +12,7 @@ _.session_interface  # Flask: the session interface (hotline/__init__.py)
 _.login_view  # Flask-Login (hotline/auth/session.py)
 _.session_protection  # Flask-Login (hotline/auth/session.py)
 _.isolation_level  # the DBAPI connection (hotline/database.py)
+_.max_content_length  # Flask reads the per-request body limit (channels/telegram/webhook.py)
 
 # WTForms: class attributes of forms and fields, rendered by templates.
 widget  # hotline/admin/forms.py: the multi-checkbox field

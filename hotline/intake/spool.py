@@ -91,7 +91,7 @@ def entry_name(path: str, form: ImmutableMultiDict, raw: bytes,
     the body."""
     slug = path.strip("/").replace("/", "_") or "root"
     parts = []
-    values = list(key) or [form.get(name) for name in KEY_FIELDS]
+    values: list[str | None] = list(key) or [form.get(name) for name in KEY_FIELDS]
     for value in values:
         if value:
             parts.append(value if _KEY_VALUE.match(value)

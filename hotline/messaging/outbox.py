@@ -185,9 +185,9 @@ def _send(message_id: int, now: datetime) -> str:
     message = db.session.get_one(Interaction, message_id, populate_existing=True)
     sender = senders.sender_for(message.channel)
     reason = _refusal(message, sender)
-    if reason is not None:
+    if reason is not None or sender is None:
         message.delivery_status = "not_sent"
-        message.last_error = reason
+        message.last_error = reason or NO_NUMBER
         message.next_attempt_at = None
         db.session.commit()
         return "not_sent"

@@ -125,9 +125,9 @@ def _result(response: requests.Response) -> Any:
     code = answer.get("error_code")
     code = code if isinstance(code, int) else response.status_code
     description = str(answer.get("description") or f"HTTP {response.status_code}")
-    parameters = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
-    retry_after = parameters.get("retry_after")
-    retry_after = float(retry_after) if isinstance(retry_after, int | float) else None
+    parameters = answer.get("parameters")
+    wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+    retry_after = float(wait) if isinstance(wait, int | float) else None
     raise TelegramRefused(code, _clean(description), retry_after)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 # The update kinds ``setWebhook`` asks for (``allowed_updates``); anything else is ignored.
 MESSAGE_KEYS = ("message", "edited_message")
@@ -113,7 +113,7 @@ def _message(update_id: int, message: Mapping[str, Any], *, edited: bool
     chat = message.get("chat")
     if not isinstance(chat, dict):
         raise BadUpdate("missing or malformed message.chat")
-    chat_type = _text(chat, "type", where="chat", required=True)
+    chat_type = _required_text(chat, "type", where="chat")
     chat_id = _id(chat, "id", minimum=-MAX_ID, where="chat")
     if chat_type != "private":
         return Ignored(update_id, "not_private")
@@ -169,7 +169,7 @@ def _files(message: Mapping[str, Any]) -> tuple[TelegramFile, ...]:
             item = item[-1]
         if not isinstance(item, dict):
             raise BadUpdate(f"malformed message.{kind}")
-        file_id = _text(item, "file_id", where=kind, required=True)
+        file_id = _required_text(item, "file_id", where=kind)
         if len(file_id) > MAX_FILE_ID_LENGTH or not file_id.isascii():
             raise BadUpdate(f"malformed {kind}.file_id")
         mime = _text(item, "mime_type", where=kind) or default_type
@@ -221,11 +221,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -234,16 +234,13 @@ def _id(data: Mapping[str, Any], name: str, *, minimum: int, where: str | None =
     label = f"{where}.{name}" if where else name
     if not _is_int(value) or not minimum <= value < MAX_ID:
         raise BadUpdate(f"missing or malformed {label}")
-    return value
+    return int(value)
 
 
-def _text(data: Mapping[str, Any], name: str, *, where: str, required: bool = False
-          ) -> str | None:
+def _text(data: Mapping[str, Any], name: str, *, where: str) -> str | None:
     """A string field that can be stored (UTF-8-encodable), or None when absent."""
     value = data.get(name)
     if value is None:
-        if required:
-            raise BadUpdate(f"missing {where}.{name}")
         return None
     if not isinstance(value, str):
         raise BadUpdate(f"malformed {where}.{name}")
@@ -251,6 +248,12 @@ def _text(data: Mapping[str, Any], name: str, *, where: str, required: bool = Fa
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise BadUpdate(f"malformed {where}.{name}") from exc
-    if required and not value:
+    return value
+
+
+def _required_text(data: Mapping[str, Any], name: str, *, where: str) -> str:
+    """A string field that must be there and not empty."""
+    value = _text(data, name, where=where)
+    if not value:
         raise BadUpdate(f"missing {where}.{name}")
     return value
