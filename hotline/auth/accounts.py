@@ -84,7 +84,7 @@ def create_account(email: str, display_name: str, role: str, *, actor: User | No
     if exists:
         raise AccountError("An account with this email address exists already.")
     one_time = password is None
-    if one_time:
+    if password is None:
         password = generate_password()
     else:
         check_new_password(password)

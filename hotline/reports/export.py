@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Row, func, select, tuple_
 
 from hotline.cases.references import format_reference
 from hotline.extensions import db
@@ -47,7 +48,7 @@ def count_rows(flt: StatsFilter) -> int:
     return db.session.execute(select(func.count()).where(*flt.conditions())).scalar_one()
 
 
-def _batch(flt: StatsFilter, after: tuple[datetime, int] | None) -> list:
+def _batch(flt: StatsFilter, after: tuple[datetime, int] | None) -> Sequence[Row[Any]]:
     stmt = (select(Case.id, Case.reference, Case.created_at, Case.first_response_at,
                    Case.closed_at, Case.updated_at, Case.channel, Case.language, Case.status,
                    Case.resolution, Case.category, Case.caller_type, Case.affiliation,
@@ -64,7 +65,7 @@ def _interaction_counts(case_ids: list[int]) -> dict[int, int]:
     rows = db.session.execute(
         select(Interaction.case_id, func.count()).where(Interaction.case_id.in_(case_ids))
         .group_by(Interaction.case_id))
-    return dict(rows.all())
+    return {case_id: count for case_id, count in rows}
 
 
 def _seconds(created: datetime, responded: datetime | None) -> int | None:
