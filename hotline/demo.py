@@ -16,10 +16,21 @@ and encrypting 3–4 million bodies one by one would cost ~20 s of the one core 
 seeder gets while PostgreSQL uses the other (so multiprocessing would buy little).
 The only visible difference from real data is that equal seeded texts share a token.
 
+What it looks like: a line in the middle of a night. The history spreads over up to
+``MAX_SPAN_DAYS`` (fewer for small sizes, so a few hundred cases still fill the reports'
+days); the last ``SHIFT_HOURS`` hold a shift's worth of contacts (at least
+``MIN_SHIFT_CASES``, more when the size's daily rate brings more). A case's status follows
+its age (``AGE_STATUS``): new cases are minutes to hours old, the shift's cases are being
+worked, conversations of the last days wait for the caller, older cases are closed. Open
+voice cases whose call reached nobody wait for a callback. New cases are unclassified;
+urgency follows the category once triaged. The staff are a handful of made-up accounts
+(``Demo …``, ``users.demo``) that cannot sign in unless asked (``--with-logins``: one
+one-time password, then two-factor enrolment and an own password like any new account).
+
 Invariants kept: a caller has at most one open case (the latest); earlier cases of a
 returning caller are closed before the caller returns; closed cases have ``closed_at``
-and a ``resolution``; ``first_response_at`` is after ``created_at``; some voice cases
-need a callback; ids grow with ``created_at``, as they do in a live system.
+and a ``resolution``; ``first_response_at`` is after ``created_at``; only open voice
+cases need a callback; ids grow with ``created_at``, as they do in a live system.
 """
 
 from __future__ import annotations
@@ -33,23 +44,39 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select, text
 
-from hotline.auth.passwords import hash_password, new_session_token
+from hotline.auth import steps
+from hotline.auth.passwords import generate_password, hash_password, new_session_token
 from hotline.cases.references import new_reference
 from hotline.cases.vocabularies import CLASSIFICATIONS
 from hotline.cases.workflow import RESOLUTIONS
 from hotline.crypto import address_index, cipher
 from hotline.extensions import db
-from hotline.models import User
+from hotline.models import NO_PASSWORD_PREFIX, User
 
 BATCH_CASES = 20_000
 TEXT_POOL_SIZE = 400
-SPAN_DAYS = 730
+# History: two years at most; small sizes get a shorter one (about two cases a day), so
+# the reports' days are not empty.
+MAX_SPAN_DAYS = 730
+MIN_SPAN_DAYS = 30
+CASES_PER_DAY_SMALL = 2
+# The shift going on now: its contacts are the newest cases.
+SHIFT_HOURS = 8
+MIN_SHIFT_CASES = 16
 DEMO_EMAIL_DOMAIN = "demo.hotline.invalid"
+DEFAULT_STAFF = 5
+DEFAULT_SUPERVISORS = 1
+# First names of the made-up staff ("Demo Mina"); supervisors get "Demo supervisor …".
+DEMO_NAMES = ["Mina", "Olena", "Sergei", "Anna", "Jae-won", "Taras", "Irina", "David",
+              "Yuna", "Pavlo", "Katya", "Minho"]
+# Not a hash: no password verifies against it, so the account cannot sign in.
+NO_LOGIN_HASH = NO_PASSWORD_PREFIX + "demo account without sign-in"
 # Share of cases whose caller comes back later with a new case.
 RETURNING_SHARE = 0.18
 
@@ -64,7 +91,26 @@ ADDRESS_KIND = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp",
 MESSAGE_ID_PREFIX = {"sms": "SM", "whatsapp": "SM", "telegram": "tg-"}
 REPLY_ID_PREFIX = {"sms": "SM", "whatsapp": "SM", "telegram": "tgm-"}
 REPLY_DELIVERED = {"sms": "delivered", "whatsapp": "delivered", "telegram": "sent"}
-OPEN_STATUS_WEIGHTS = {"new": 30, "triaged": 20, "in_progress": 30, "waiting": 20}
+# Status by the case's age: (up to this many hours old, weights). New cases are minutes
+# to hours old; the shift's cases are being worked; the last days' conversations wait
+# for the caller; everything older is closed.
+AGE_STATUS: list[tuple[float, dict[str, int]]] = [
+    (0.5, {"new": 90, "triaged": 6, "in_progress": 4}),
+    (2, {"new": 60, "triaged": 15, "in_progress": 20, "waiting": 5}),
+    (SHIFT_HOURS, {"new": 20, "triaged": 15, "in_progress": 35, "waiting": 15, "closed": 15}),
+    (48, {"triaged": 2, "in_progress": 15, "waiting": 15, "closed": 68}),
+    (240, {"in_progress": 4, "waiting": 8, "closed": 88}),
+    (float("inf"), {"closed": 1}),
+]
+# Urgency once a case is triaged, by category (immediate, high, normal); new cases are
+# "normal" until someone reads them.
+URGENCY_LEVELS = ("immediate", "high", "normal")
+URGENCY_BY_CATEGORY = {"surrender": (15, 35, 50), "conscription": (4, 26, 70),
+                       "relative": (2, 18, 80), "information": (0, 5, 95),
+                       "hostile": (0, 2, 98), "other": (2, 10, 88)}
+DEFAULT_URGENCY = (3, 15, 82)
+# An open voice case whose call reached nobody waits for a callback this often.
+CALLBACK_SHARE = 0.6
 
 PHRASES = {
     "ko": ["안녕하세요, 도움이 필요합니다", "저는 군인입니다", "항복하고 싶습니다",
@@ -112,6 +158,8 @@ class SeedReport:
     users: int = 0
     seconds: float = 0.0
     batches: int = 0
+    # The demo accounts' one-time password (``with_logins`` only; shown once).
+    password: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -213,8 +261,20 @@ class _Generator:
         self.n = n_cases
         self.rng = rng
         self.now = now
-        self.start = now - timedelta(days=SPAN_DAYS)
-        self.step = SPAN_DAYS * 86400 / max(n_cases, 1)
+        span_days = min(MAX_SPAN_DAYS, max(MIN_SPAN_DAYS, n_cases // CASES_PER_DAY_SMALL))
+        self.start = now - timedelta(days=span_days)
+        self.shift_start = now - timedelta(hours=SHIFT_HOURS)
+        # The shift gets what the history's rate brings, and never fewer than a handful.
+        at_rate = round(n_cases * SHIFT_HOURS / (span_days * 24))
+        self.n_history = n_cases - min(n_cases, max(MIN_SHIFT_CASES, at_rate))
+        self.history_step = ((self.shift_start - self.start).total_seconds()
+                             / max(self.n_history, 1))
+        self.shift_step = SHIFT_HOURS * 3600 / max(n_cases - self.n_history, 1)
+        self.age_status = [(hours * 3600, list(weights), list(accumulate(weights.values())))
+                           for hours, weights in AGE_STATUS]
+        self.urgency = {category: list(accumulate(weights))
+                        for category, weights in URGENCY_BY_CATEGORY.items()}
+        self.default_urgency = list(accumulate(DEFAULT_URGENCY))
         self.writer = writer
         self.staff_ids = staff_ids
         self.pool = pool
@@ -229,6 +289,19 @@ class _Generator:
         self.affiliations = CLASSIFICATIONS["affiliation"]
         self.meta_empty = "{}"
         self.meta_delivered = json.dumps({"auto_reply": False})
+
+    def created_at(self, number: float) -> datetime:
+        """When case ``number`` (fractional: within its slot) came in; grows with it."""
+        if number < self.n_history:
+            return self.start + timedelta(seconds=number * self.history_step)
+        return self.shift_start + timedelta(seconds=(number - self.n_history) * self.shift_step)
+
+    def status(self, age_seconds: float) -> str:
+        """A status for a case of this age (``AGE_STATUS``)."""
+        for limit, statuses, cumulative in self.age_status:
+            if age_seconds <= limit:
+                return self.rng.choices(statuses, cum_weights=cumulative)[0]
+        return "closed"
 
     def sid(self, prefix: str) -> str:
         self.sid_counter += 1
@@ -260,7 +333,7 @@ class _Generator:
         languages = _weighted(rng, LANGUAGE_WEIGHTS, count)
         for offset in range(count):
             number = first + offset
-            created = self.start + timedelta(seconds=(number + rng.random()) * self.step)
+            created = self.created_at(number + rng.random())
             if self.returning and self.returning[0][0] <= number:
                 _, this_caller, channel, language = heapq.heappop(self.returning)
             else:
@@ -277,7 +350,7 @@ class _Generator:
                     returns_at = None
             come_back = None
             if returns_at is not None:
-                come_back = self.start + timedelta(seconds=returns_at * self.step)
+                come_back = self.created_at(returns_at)
             row, timeline = self._case_row(case_id, this_caller, channel, language, created,
                                            come_back, interaction_id)
             cases.append(row)
@@ -311,18 +384,13 @@ class _Generator:
                   created: datetime, come_back: datetime | None,
                   first_interaction_id: int) -> tuple[tuple, list[tuple]]:
         rng, ts = self.rng, self.writer.ts
-        age_days = (self.now - created).total_seconds() / 86400
-        if come_back is not None or (age_days > 45 and rng.random() < 0.96):
-            status = "closed"
-        else:
-            status = _weighted(rng, OPEN_STATUS_WEIGHTS, 1)[0]
-            if age_days > 3 and status == "new" and rng.random() < 0.7:
-                status = "closed"
+        age = (self.now - created).total_seconds()
+        status = "closed" if come_back is not None else self.status(age)
         worked = status != "new"
-        first_response = (created + timedelta(seconds=rng.randint(60, 6 * 3600))
-                          if worked else None)
-        if first_response is not None and first_response > self.now:
-            first_response = self.now
+        first_response = None
+        if worked:  # answered within minutes to a few hours, and before now
+            first_response = min(self.now, created + timedelta(
+                seconds=rng.uniform(0.05, 1.0) * min(max(age, 60.0), 6 * 3600)))
         closed_at = resolution = None
         horizon = self.now
         if status == "closed":
@@ -334,17 +402,21 @@ class _Generator:
             horizon = closed_at
         assignee = rng.choice(self.staff_ids) if worked and self.staff_ids and \
             rng.random() < 0.85 else None
-        callback = channel == "voice" and rng.random() < 0.3
-        classified = worked or rng.random() < 0.2
+        callback = channel == "voice" and status != "closed" and rng.random() < CALLBACK_SHARE
+        category = rng.choice(self.categories) if worked else None
+        urgency = "normal"
+        if worked:
+            cumulative = self.urgency.get(category, self.default_urgency)
+            urgency = rng.choices(URGENCY_LEVELS, cum_weights=cumulative)[0]
         timeline = self._timeline(first_interaction_id, case_id, channel, language, created,
-                                  first_response, horizon, assignee)
+                                  first_response, horizon, assignee, callback)
         updated = max(closed_at or created, timeline[-1][8] if timeline else created)
         row = (
             case_id, self._reference(), caller_id, channel, status, resolution,
-            rng.choice(self.categories) if classified else None,
-            rng.choice(self.caller_types) if classified else None,
-            rng.choice(self.affiliations) if classified else None,
-            rng.choices(("immediate", "high", "normal"), weights=(5, 20, 75))[0],
+            category,
+            rng.choice(self.caller_types) if worked else None,
+            rng.choice(self.affiliations) if worked else None,
+            urgency,
             language,
             rng.choice(self.pool.regions) if rng.random() < 0.4 else None,
             assignee, 1, callback, ts(created), ts(updated), ts(first_response), ts(closed_at),
@@ -353,7 +425,7 @@ class _Generator:
 
     def _timeline(self, next_id: int, case_id: int, channel: str, language: str,
                   created: datetime, first_response: datetime | None, horizon: datetime,
-                  assignee: int | None) -> list[tuple]:
+                  assignee: int | None, callback: bool) -> list[tuple]:
         rng, pool = self.rng, self.pool
         bodies = pool.bodies[language]
         rows: list[tuple] = []
@@ -364,10 +436,14 @@ class _Generator:
                          at, delivery, 1 if delivery else 0))
 
         if channel == "voice":
+            # A callback is waiting because the call reached nobody (maybe a voicemail).
+            reached = not callback and rng.random() < 0.8
             add("call", "voice", self.sid("CA"), None,
-                json.dumps({"status": rng.choice(("completed", "no-answer", "busy")),
-                            "duration": rng.randint(0, 900)}), None, created)
-            if rng.random() < 0.4:
+                json.dumps({"status": "completed" if reached else
+                            rng.choice(("no-answer", "busy")),
+                            "duration": rng.randint(30, 900) if reached else 0}),
+                None, created)
+            if not reached and rng.random() < 0.6:
                 add("voicemail", "voice", self.sid("RE"), rng.choice(bodies),
                     json.dumps({"duration": rng.randint(3, 180)}), None,
                     created + timedelta(seconds=30))
@@ -400,43 +476,62 @@ class _Generator:
         return [(next_id + i,) + row[1:] for i, row in enumerate(rows)]
 
 
-def ensure_staff(n_staff: int, n_supervisors: int, now: datetime) -> tuple[list[int], int]:
-    """Create (once) the demo staff and supervisors; returns staff ids and how many were new.
-
-    Their password is a random one nobody knows: seeded accounts must not be a way in.
-    """
-    wanted = [(f"staff{i:02d}@{DEMO_EMAIL_DOMAIN}", "staff") for i in range(1, n_staff + 1)]
-    wanted += [(f"supervisor{i:02d}@{DEMO_EMAIL_DOMAIN}", "supervisor")
+def _demo_accounts(n_staff: int, n_supervisors: int) -> list[tuple[str, str, str]]:
+    """(email, role, display name) of the demo accounts: ``staff01@…`` as "Demo Mina"."""
+    wanted = [(f"staff{i:02d}@{DEMO_EMAIL_DOMAIN}", "staff",
+               f"Demo {DEMO_NAMES[(i - 1) % len(DEMO_NAMES)]}") for i in range(1, n_staff + 1)]
+    wanted += [(f"supervisor{i:02d}@{DEMO_EMAIL_DOMAIN}", "supervisor",
+                f"Demo supervisor {DEMO_NAMES[-i % len(DEMO_NAMES)]}")
                for i in range(1, n_supervisors + 1)]
-    existing = set(db.session.execute(select(User.email).where(
-        User.email.in_([email for email, _ in wanted]))).scalars())
-    unusable = hash_password(secrets.token_urlsafe(32))
+    return wanted
+
+
+def ensure_staff(n_staff: int, n_supervisors: int, now: datetime,
+                 with_logins: bool = False) -> tuple[list[int], int, str | None]:
+    """Create (once) the demo staff and supervisors, flagged ``demo``.
+
+    Returns the staff ids, how many accounts were new, and the one-time password when
+    ``with_logins`` (else None). Without logins the accounts hold no password at all
+    (``NO_LOGIN_HASH``): made-up accounts must not be a way in. With logins, every demo
+    account that has not chosen its own password gets one shared one-time password and
+    then signs in like any new account: two-factor enrolment, then an own password.
+    """
+    wanted = _demo_accounts(n_staff, n_supervisors)
+    existing = {user.email: user for user in db.session.execute(select(User).where(
+        User.email.in_([email for email, _, _ in wanted]))).scalars()}
+    password = generate_password() if with_logins else None
+    login_hash = hash_password(password) if password else None
     created = 0
     languages = list(LANGUAGE_WEIGHTS)
-    for number, (email, role) in enumerate(wanted):
-        if email in existing:
-            continue
-        db.session.add(User(
-            email=email, display_name=email.split("@")[0].title(), role=role,
-            password_hash=unusable, session_token=new_session_token(),
-            languages=",".join(languages[number % 4: number % 4 + 2]), created_at=now,
-        ))
-        created += 1
+    for number, (email, role, name) in enumerate(wanted):
+        user = existing.get(email)
+        if user is None:
+            user = User(email=email, display_name=name, role=role, demo=True,
+                        password_hash=NO_LOGIN_HASH, session_token=new_session_token(),
+                        languages=",".join(languages[number % 4: number % 4 + 2]),
+                        created_at=now)
+            db.session.add(user)
+            created += 1
+        if login_hash and (user.password_hash == NO_LOGIN_HASH or user.must_change_password):
+            user.password_hash = login_hash
+            user.must_change_password = True
     db.session.commit()
     staff_ids = list(db.session.execute(select(User.id).where(
-        User.email.like(f"staff%@{DEMO_EMAIL_DOMAIN}"))).scalars())
-    return staff_ids, created
+        User.demo.is_(True), User.role == "staff").order_by(User.id)).scalars())
+    return staff_ids, created, password
 
 
-def seed(n_cases: int, *, n_staff: int = 20, n_supervisors: int = 3, seed_value: int | None = None,
-         now: datetime | None = None, batch_cases: int = BATCH_CASES,
+def seed(n_cases: int, *, n_staff: int = DEFAULT_STAFF, n_supervisors: int = DEFAULT_SUPERVISORS,
+         seed_value: int | None = None, now: datetime | None = None,
+         batch_cases: int = BATCH_CASES, with_logins: bool = False,
          progress: Callable[[SeedReport], None] | None = None) -> SeedReport:
     """Write ``n_cases`` fake cases with their callers and timelines; see the module docstring."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     rng = random.Random(seed_value)  # noqa: S311 - fake data, not secrets
     report = SeedReport()
-    staff_ids, report.users = ensure_staff(n_staff, n_supervisors, now)
+    staff_ids, report.users, report.password = ensure_staff(n_staff, n_supervisors, now,
+                                                            with_logins)
     pool = _TextPool(rng, TEXT_POOL_SIZE)
     refs = _existing("SELECT reference FROM cases")
     indexes = _existing("SELECT address_index FROM callers")
@@ -502,15 +597,18 @@ demo_cli = AppGroup("demo", help="Fake data for demonstrations and benchmarks.")
 @demo_cli.command("seed")
 @click.option("--cases", "n_cases", type=click.IntRange(1, 20_000_000), required=True,
               help="How many cases to add.")
-@click.option("--staff", "n_staff", type=click.IntRange(0, 500), default=20, show_default=True)
-@click.option("--supervisors", "n_supervisors", type=click.IntRange(0, 50), default=3,
-              show_default=True)
+@click.option("--staff", "n_staff", type=click.IntRange(0, 500), default=DEFAULT_STAFF,
+              show_default=True, help="Demo staff accounts (made up, flagged demo).")
+@click.option("--supervisors", "n_supervisors", type=click.IntRange(0, 50),
+              default=DEFAULT_SUPERVISORS, show_default=True)
+@click.option("--with-logins", is_flag=True,
+              help="Let the demo accounts sign in: one one-time password, printed once.")
 @click.option("--seed", "seed_value", type=int, default=None,
               help="Random seed, for repeatable data.")
 @click.option("--quiet", is_flag=True, help="Print only the summary line.")
-def seed_command(n_cases: int, n_staff: int, n_supervisors: int, seed_value: int | None,
-                 quiet: bool) -> None:
-    """Add N realistic fake cases (callers, timelines, staff) to the database."""
+def seed_command(n_cases: int, n_staff: int, n_supervisors: int, with_logins: bool,
+                 seed_value: int | None, quiet: bool) -> None:
+    """Add N realistic fake cases (callers, timelines, demo staff) to the database."""
 
     def progress(report: SeedReport) -> None:
         if not quiet:
@@ -518,7 +616,14 @@ def seed_command(n_cases: int, n_staff: int, n_supervisors: int, seed_value: int
                        f"{report.seconds:7.1f} s", err=True)
 
     report = seed(n_cases, n_staff=n_staff, n_supervisors=n_supervisors,
-                  seed_value=seed_value, progress=progress)
+                  seed_value=seed_value, with_logins=with_logins, progress=progress)
     click.echo(f"seeded {report.cases} cases, {report.callers} callers, "
                f"{report.interactions} interactions, {report.users} new users "
                f"in {report.seconds:.1f} s")
+    accounts = [email for email, _, _ in _demo_accounts(n_staff, n_supervisors)]
+    if report.password and accounts:
+        click.echo(f"demo sign-in: {accounts[0]} … {accounts[-1]}")
+        click.echo(f"one-time password: {report.password}")
+        click.echo(f"then {steps.describe()}")
+    elif accounts and not quiet:
+        click.echo("the demo accounts cannot sign in (add --with-logins to let them)")

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,6 +57,10 @@ class UTCDateTime(db.TypeDecorator):
         return value.astimezone(UTC)
 
 
+# A password_hash starting with this is no hash: no password verifies against it.
+NO_PASSWORD_PREFIX = "!"  # noqa: S105 - a marker that is never a password
+
+
 class User(UserMixin, db.Model):
     """A staff member, supervisor or admin."""
 
@@ -84,6 +89,14 @@ class User(UserMixin, db.Model):
     languages: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A made-up account from ``demo seed``: shown as "demo" in the user list; it cannot
+    # sign in unless the seed was asked for logins (``--with-logins``).
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @property
+    def can_sign_in_with_password(self) -> bool:
+        """False for an account that holds no password at all (``NO_PASSWORD_PREFIX``)."""
+        return not self.password_hash.startswith(NO_PASSWORD_PREFIX)
 
     def get_id(self) -> str:
         """Flask-Login identity: id plus session token, so a rotated token ends sessions."""
