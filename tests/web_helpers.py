@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 _HIDDEN = re.compile(r'<input[^>]*\bname="([a-z_]+)"[^>]*\btype="hidden"[^>]*\bvalue="([^"]*)"'
                      r'|<input[^>]*\btype="hidden"[^>]*\bname="([a-z_]+)"[^>]*\bvalue="([^"]*)"')
 REFERENCE = re.compile(r'id="reference">([0-9A-Z]{4}-[0-9A-Z]{4})<')
-RECEIPT = re.compile(r'id="receipt">(\d{4} \d{4} \d{4} \d{4})<')
+RECEIPT = re.compile(r'id="receipt">((?:<span class="group">\d{4} \d{4}</span> ?){2})</dd>')
 MAIN = re.compile(r"<main[^>]*>(.*)</main>", re.S)
 TAG = re.compile(r"<[^>]+>")
 
@@ -47,15 +47,17 @@ def form_data(hidden: dict[str, str], **fields: str) -> dict[str, str]:
     return data
 
 
-def send_contact(client: FlaskClient, lang: str = "en", **fields: str):  # noqa: ANN201
-    """Load the form in ``lang``, fill it in and POST it; returns the response."""
+def send_contact(client: FlaskClient, lang: str = "en", follow: bool = True,
+                 **fields: str):  # noqa: ANN201
+    """Load the form in ``lang``, fill it in and POST it; returns the response (the
+    receipt page the 303 leads to, unless ``follow`` is False)."""
     hidden = contact_form(client, lang)
-    return client.post(f"/{lang}/", data=form_data(hidden, **fields))
+    return client.post(f"/{lang}/", data=form_data(hidden, **fields), follow_redirects=follow)
 
 
 def reference_and_receipt(page: str) -> tuple[str, str]:
-    """The case reference and receipt shown on the success page."""
-    return REFERENCE.search(page).group(1), RECEIPT.search(page).group(1)
+    """The case reference and receipt (``1234 5678 9012 3456``) shown on the receipt page."""
+    return REFERENCE.search(page).group(1), TAG.sub("", RECEIPT.search(page).group(1))
 
 
 def followup_login(client: FlaskClient, reference: str, receipt: str, lang: str = "en",

@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 from hotline.auth import server_sessions
 from hotline.cases.references import format_reference, new_reference, parse_reference
 from hotline.cases.vocabularies import LANGUAGE_NAMES, LANGUAGES
-from hotline.channels.web import throttle
+from hotline.channels.web import shown_receipt, throttle
 from hotline.channels.web.forms import ContactForm, FollowupLoginForm, FollowupMessageForm
 from hotline.channels.web.intake import (
     FollowupClosed,
@@ -99,6 +99,8 @@ def _page_context() -> dict[str, Any]:
     current = str(get_locale())
     on_followup = (request.endpoint or "").startswith("public.followup")
     endpoint = "public.followup" if on_followup else "public.index"
+    if request.endpoint == "public.received":  # the receipt, in another language
+        endpoint = "public.received"
     links = [{"code": code, "name": LANGUAGE_NAMES[code], "current": code == current,
               "href": url_for(endpoint, lang=code)} for code in LANGUAGES]
     phone = current_app.config.get("HOTLINE_PHONE_DISPLAY")
@@ -136,6 +138,17 @@ def _form_page(form: ContactForm, status: int = 200, notice: str | None = None):
     return render_template("public/index.html", form=form, notice=notice), status
 
 
+def _show_receipt(reference: str, receipt: str):  # noqa: ANN202
+    """Keep the receipt for reloads (``shown_receipt``) and send the browser to its page."""
+    shown_receipt.remember(reference, receipt)
+    return redirect(_received_url(), 303)
+
+
+def _received_url() -> str:
+    # Its own fragment: the form's "#error-summary" would otherwise carry over to it.
+    return url_for("public.received", lang=_lang(), _anchor="main")
+
+
 @bp.route("/", methods=["GET", "POST"])
 @bp.route(f"/{LANG_PATH}/", methods=["GET", "POST"])
 @limiter.limit(SUBMIT_LIMIT, key_func=_visitor_key, methods=["POST"])
@@ -146,9 +159,8 @@ def index():  # noqa: ANN201
         form.language.data = _lang()
         return _form_page(form)
     if form.is_bot:
-        # Looks exactly like success to the bot; nothing is stored.
-        return render_template("public/received.html", reference=format_reference(
-            new_reference()), receipt=format_receipt(new_receipt()), duplicate=False)
+        # Looks exactly like success to the bot; nothing is stored in the database.
+        return _show_receipt(format_reference(new_reference()), format_receipt(new_receipt()))
     if not form.validate():
         return _form_page(form, 400, _("Please check the marked fields. Nothing was sent yet."))
     result = submit(
@@ -157,10 +169,31 @@ def index():  # noqa: ANN201
         region=form.region.data or None, contact_ok=form.contact_ok.data == "yes",
         submission_id=form.ensure_submission_id(), form_scope=_form_scope(),
     )
-    return render_template(
-        "public/received.html", reference=result.case.display_reference,
-        receipt=format_receipt(result.receipt) if result.receipt else None,
-        duplicate=result.receipt is None)
+    if result.receipt:
+        return _show_receipt(result.case.display_reference, format_receipt(result.receipt))
+    shown = shown_receipt.recall()
+    if shown is not None and shown.reference == result.case.display_reference:
+        return redirect(_received_url(), 303)  # sent twice
+    return render_template("public/received.html", reference=result.case.display_reference,
+                           receipt=None, duplicate=True)
+
+
+@bp.get("/received")
+@bp.get(f"/{LANG_PATH}/received")
+def received():  # noqa: ANN201
+    """The case number and receipt just issued; a reload shows them again for
+    ``shown_receipt.RELOAD_SECONDS`` in the same browser, then the page has expired."""
+    shown = shown_receipt.recall()
+    if shown is None:
+        page = render_template("public/received_expired.html",
+                               minutes=shown_receipt.RELOAD_SECONDS // 60)
+    else:
+        page = render_template("public/received.html", reference=shown.reference,
+                               receipt=shown.receipt, duplicate=False,
+                               minutes=shown_receipt.RELOAD_SECONDS // 60)
+    response = current_app.make_response(page)
+    response.headers["Cache-Control"] = "no-store"  # never from a cache, never to disk
+    return response
 
 
 # --- coming back: reference + receipt ---------------------------------------------------

@@ -83,8 +83,9 @@ def test_root_chooses_language_by_query_or_accept_language(client, path, headers
     page = client.get(path, headers=headers).get_data(as_text=True)
     assert f'<html lang="{lang}">' in page
     assert EXPECTED[lang][0] in page
-    # The form posts to the explicit language path so errors come back in the same language.
-    assert f'action="/{lang}/"' in page
+    # The form posts to the explicit language path so errors come back in the same language,
+    # and to its error summary, so the page opens there after an error.
+    assert f'action="/{lang}/#error-summary"' in page
 
 
 def test_unknown_language_path_is_404(client):
@@ -103,7 +104,17 @@ def test_phone_numbers_come_from_settings(make_app):
 def test_without_numbers_the_page_points_to_the_form(client):
     page = client.get("/en/").get_data(as_text=True)
     assert "tel:" not in page
-    assert "write to us with the form below" in page
+    ways = page.split('<ul class="ways">', 1)[1].split("</ul>", 1)[0]
+    assert 'id="reach-here"' in ways and "with the form on this page" in ways
+    assert "Read our answer" in ways
+    assert "If you cannot call or text" not in ways  # there is nothing to call
+
+
+def test_with_numbers_the_form_is_the_way_for_those_who_cannot_call(make_app):
+    client = make_app(HOTLINE_PHONE_DISPLAY="+1 555 010 0199").test_client()
+    ways = client.get("/en/").get_data(as_text=True).split('<ul class="ways">', 1)[1]
+    assert "tel:+15550100199" in ways and "If you cannot call or text" in ways
+    assert 'id="reach-here"' not in ways
 
 
 def test_submission_goes_through_intake_and_shows_reference_and_receipt(app, client):
@@ -163,16 +174,34 @@ def test_web_cases_appear_in_the_api_like_any_other(app, client):
 
 def test_double_submit_of_one_form_is_idempotent(app, client):
     hidden = contact_form(client, "en")
-    first = client.post("/en/", data=form_data(hidden, message="Once only"))
-    second = client.post("/en/", data=form_data(hidden, message="Once only"))
+    first = client.post("/en/", data=form_data(hidden, message="Once only"),
+                        follow_redirects=True)
+    second = client.post("/en/", data=form_data(hidden, message="Once only"),
+                         follow_redirects=True)
     assert first.status_code == second.status_code == 200
-    reference, _ = reference_and_receipt(first.get_data(as_text=True))
-    again = second.get_data(as_text=True)
-    assert "We had already received this message" in again
-    assert reference in again
-    assert 'id="receipt"' not in again
+    # The same browser, within minutes: the same receipt page again.
+    assert reference_and_receipt(second.get_data(as_text=True)) == reference_and_receipt(
+        first.get_data(as_text=True))
     with app.app_context():
         assert _count(Case) == 1 and _count(Interaction) == 1
+
+
+def test_double_submit_after_the_receipt_expired_shows_no_receipt(app, client):
+    from hotline.channels.web.shown_receipt import RELOAD_SECONDS, SESSION_KEY
+
+    hidden = contact_form(client, "en")
+    first = client.post("/en/", data=form_data(hidden, message="Once only"),
+                        follow_redirects=True)
+    reference, _ = reference_and_receipt(first.get_data(as_text=True))
+    with client.session_transaction() as sess:
+        kept = sess[SESSION_KEY]
+        sess[SESSION_KEY] = {**kept, "at": kept["at"] - RELOAD_SECONDS - 1}
+    again = client.post("/en/", data=form_data(hidden, message="Once only"))
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and "We had already received this message" in page
+    assert reference in page and 'id="receipt"' not in page
+    with app.app_context():
+        assert _count(Case) == 1
 
 
 def test_each_rendering_gets_its_own_submission_id(client):
@@ -235,7 +264,10 @@ def test_invalid_choices_are_errors_in_the_visitor_language(app, client):
     response = send_contact(client, "ko", language="de", contact_ok="maybe")
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert page.count("보기 중 하나를 고르십시오.") == 2
+    assert page.count('<p class="error" id="language-error">보기 중 하나를 고르십시오.') == 1
+    assert page.count('<p class="error" id="contact_ok-error">보기 중 하나를 고르십시오.') == 1
+    summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert 'href="#language-field"' in summary and 'href="#contact_ok-field"' in summary
     with app.app_context():
         assert _count(Case) == 0
 
@@ -269,7 +301,7 @@ def test_resending_after_csrf_refusal_works(app, client):
     data["csrf_token"] = "expired"
     refused = client.post("/en/", data=data)
     resend = form_data(hidden_fields(refused.get_data(as_text=True)), message="Second try")
-    assert client.post("/en/", data=resend).status_code == 200
+    assert client.post("/en/", data=resend).status_code == 303
     with app.app_context():
         assert _count(Case) == 1
 
@@ -312,7 +344,7 @@ def test_submissions_are_rate_limited_per_address_and_keep_the_text(app, client)
     hidden = hidden_fields(other.get("/uk/").get_data(as_text=True))
     response = other.post("/uk/", data=form_data(hidden), environ_base={
         "REMOTE_ADDR": "203.0.113.9"})
-    assert response.status_code == 200
+    assert response.status_code == 303
     with app.app_context():
         assert _count(Case) == allowed + 1
 
