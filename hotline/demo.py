@@ -102,6 +102,10 @@ AGE_STATUS: list[tuple[float, dict[str, int]]] = [
     (240, {"in_progress": 4, "waiting": 8, "closed": 88}),
     (float("inf"), {"closed": 1}),
 ]
+# What callers write about, once someone has read it (the vocabulary's other values, if
+# configured, get weight 1): hostile contacts and "other" are the exception.
+CATEGORY_WEIGHTS = {"surrender": 24, "conscription": 28, "relative": 26, "information": 14,
+                    "hostile": 3, "other": 5}
 # Urgency once a case is triaged, by category (immediate, high, normal); new cases are
 # "normal" until someone reads them.
 URGENCY_LEVELS = ("immediate", "high", "normal")
@@ -284,7 +288,9 @@ class _Generator:
         self.sid_counter = 0
         # (due case number, caller id, channel, language, case row index of its last case)
         self.returning: list[tuple[int, int, str, str]] = []
-        self.categories = CLASSIFICATIONS["category"]
+        self.categories = list(CLASSIFICATIONS["category"])
+        self.category_weights = list(accumulate(
+            CATEGORY_WEIGHTS.get(category, 1) for category in self.categories))
         self.caller_types = CLASSIFICATIONS["caller_type"]
         self.affiliations = CLASSIFICATIONS["affiliation"]
         self.meta_empty = "{}"
@@ -403,7 +409,8 @@ class _Generator:
         assignee = rng.choice(self.staff_ids) if worked and self.staff_ids and \
             rng.random() < 0.85 else None
         callback = channel == "voice" and status != "closed" and rng.random() < CALLBACK_SHARE
-        category = rng.choice(self.categories) if worked else None
+        category = (rng.choices(self.categories, cum_weights=self.category_weights)[0]
+                    if worked else None)
         urgency = "normal"
         if worked:
             cumulative = self.urgency.get(category, self.default_urgency)

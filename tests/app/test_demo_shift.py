@@ -64,8 +64,8 @@ def test_the_open_backlog_is_a_shift(night) -> None:  # noqa: ANN001
     assert 8 <= len(open_cases) <= 40
     statuses = Counter(c.status for c in open_cases)
     assert statuses["in_progress"] >= 2 and statuses["new"] >= 3
-    callbacks = [c for c in open_cases if c.callback_needed]
-    assert callbacks and all(c.channel == "voice" for c in callbacks)
+    callbacks = [c for c in night if c.callback_needed]
+    assert all(c.channel == "voice" and c.status in OPEN_STATUSES for c in callbacks)
     for case in callbacks:  # the call reached nobody
         call = db.session.scalars(select(Interaction).where(
             Interaction.case_id == case.id, Interaction.kind == "call")).one()
@@ -91,6 +91,10 @@ def test_proportions_are_believable(app_ctx) -> None:  # noqa: ANN001
     surrender = [c for c in triaged if c.category == "surrender"]
     share = sum(c.urgency != "normal" for c in surrender) / len(surrender)
     assert share > 0.3  # surrender cases are the urgent ones
+    waiting_callbacks = [c for c in cases if c.callback_needed]
+    assert waiting_callbacks and all(c.status in OPEN_STATUSES for c in waiting_callbacks)
+    categories = Counter(c.category for c in triaged)
+    assert categories["hostile"] < 0.08 * len(triaged) < categories["surrender"]
     open_count = sum(c.status in OPEN_STATUSES for c in cases)
     assert open_count < 0.1 * len(cases)
 
