@@ -163,7 +163,10 @@ def _assignable() -> list[tuple[str, str]]:
 
 def render_case(case: Case, *, posted: str | None = None, error: str | None = None,
                 status: int = 200, revealed: bool = False) -> tuple[str, int]:
-    """The case page; a refused action is shown with its message and the typed input kept."""
+    """The case page; a refused action is shown with its message and the typed input kept.
+
+    Drawing it only reads: the view is audited and committed by ``case_view`` first.
+    """
     timeline = db.session.execute(
         select(Interaction).where(Interaction.case_id == case.id)
         .options(joinedload(Interaction.author)).order_by(Interaction.id)
@@ -181,8 +184,6 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
         # Always the current version: a refused stale edit can be retried deliberately.
         form.version.data, form.version.raw_data = case.version, None
         forms[name] = form
-    audit.record("case.view", actor=current_user, case=case)
-    db.session.commit()
     html = render_template(
         "dashboard/case.html", case=case, timeline=timeline, others=others, forms=forms,
         caller=_caller_view(case, revealed), revealed=revealed, error=error,
@@ -193,11 +194,19 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
     return html, status
 
 
+def case_view(case: Case, **page: Any) -> tuple[str, int]:
+    """Audit that the current user sees ``case`` and commit (the request's boundary), then
+    draw the page (``render_case``, which writes nothing)."""
+    audit.record("case.view", actor=current_user, case=case)
+    db.session.commit()
+    return render_case(case, **page)
+
+
 @bp.get("/cases/<reference>")
 @staff_required("staff")
 def case_page(reference: str) -> Any:
     """One case with its whole timeline and the action forms."""
-    return render_case(load_case(reference))
+    return case_view(load_case(reference))
 
 
 @bp.post("/cases/<reference>/reveal")
@@ -209,8 +218,7 @@ def reveal(reference: str) -> Any:
         abort(403, description="your role does not allow revealing caller numbers")
     audit.record("case.reveal", actor=current_user, case=case,
                  detail={"caller_id": case.caller_id})
-    db.session.commit()
-    return render_case(case, revealed=True)
+    return case_view(case, revealed=True)
 
 
 def _run_action(name: str, case: Case, form: Any) -> None:
@@ -259,14 +267,14 @@ def case_action(reference: str, action: str) -> Any:
     if not form.validate():
         if form.version.data is not None and form.version.data != case.version:
             stale = actions.StaleCase(actions.describe_change(case))
-            return render_case(case, posted=action, error=stale.message, status=409)
-        return render_case(case, posted=action, error=_form_error(form), status=400)
+            return case_view(case, posted=action, error=stale.message, status=409)
+        return case_view(case, posted=action, error=_form_error(form), status=400)
     try:
         _run_action(action, case, form)
     except actions.ActionError as exc:
         db.session.expire_all()
         case = load_case(reference)
-        return render_case(case, posted=action, error=exc.message, status=exc.status_code)
+        return case_view(case, posted=action, error=exc.message, status=exc.status_code)
     flash(SUCCESS_MESSAGES[action], "success")
     return redirect(url_for(".case_page", reference=case.display_reference), code=303)
 

@@ -69,7 +69,7 @@ def best_recorded(message_sid: str, start: str) -> str:
 
 
 def record_status(message_sid: str, twilio_status: str, error_code: str | None) -> bool:
-    """Record one status callback and move the message forward; commits.
+    """Record one status callback and move the message forward (the webhook commits).
 
     Returns True when this (Sid, status) was new. Raises UnknownStatus.
     """
@@ -94,5 +94,4 @@ def record_status(message_sid: str, twilio_status: str, error_code: str | None) 
         message.delivery_status = advance(message.delivery_status, mapped)
         if mapped in ("failed", "undelivered") and message.delivery_status == mapped:
             message.last_error = f"Twilio error {error_code}" if error_code else mapped
-    db.session.commit()
     return created

@@ -214,3 +214,24 @@ def test_voicemail_failures_are_404_or_502_never_500(app, client, make_user, sta
     assert client.get(url + str(note)).status_code == 404
     assert client.get(url + str(other_vm)).status_code == 404
     assert client.get(f"{case_url(other['reference'])}/voicemail/{other_vm}").status_code == 404
+
+
+def test_drawing_the_case_page_writes_nothing(app, staff, monkeypatch):
+    """The view audits and commits first; render_case itself only reads."""
+    from flask_login import login_user
+
+    from hotline.dashboard.views import render_case
+    from hotline.models import Case
+
+    reference = make_case(app)["reference"]
+
+    def refuse() -> None:
+        raise AssertionError("render_case committed")
+
+    with app.test_request_context(case_url(reference)):
+        login_user(db.session.get(type(staff), staff.id))
+        case = db.session.execute(select(Case)).scalar_one()
+        monkeypatch.setattr(db.session, "commit", refuse)
+        html, status = render_case(case)
+        assert status == 200 and case.display_reference in html
+        assert not db.session.new and not db.session.dirty

@@ -19,6 +19,7 @@ from hotline import languages
 from hotline.channels.auto_reply import apply_opt, auto_reply_for, auto_reply_interval
 from hotline.channels.replies import auto_reply
 from hotline.channels.twilio.twiml import twiml
+from hotline.extensions import db
 from hotline.intake.service import IntakeError, IntakeResult, receive
 from hotline.intake.signature import twilio_form, twilio_webhook
 from hotline.intake.spool import SpoolError, durable, is_replay, spool_current_request
@@ -161,6 +162,7 @@ def message_status() -> Response:
         record_status(sid, status, error_code)
     except UnknownStatus as exc:
         abort(400, description=str(exc))
+    db.session.commit()
     return Response(status=204)
 
 

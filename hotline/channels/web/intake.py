@@ -100,14 +100,12 @@ def submit(*, message: str, name: str | None, contact: str | None, language: str
         case.region = region
     audit.record("web.submitted", actor_label=WEB_ACTOR_LABEL, case=case,
                  detail={"channel": "web"})
-    db.session.commit()
     return Submission(case, receipt)
 
 
 def record_opened(case: Case) -> None:
-    """Audit a successful return with reference and receipt (commits)."""
+    """Audit a successful return with reference and receipt (the view commits)."""
     audit.record("web.followup_opened", actor_label=WEB_ACTOR_LABEL, case=case)
-    db.session.commit()
 
 
 def add_message(case: Case, message: str, submission_id: str) -> Case:
@@ -131,7 +129,6 @@ def add_message(case: Case, message: str, submission_id: str) -> Case:
             target.followup_hash = followup_hash
             target.contact_ok = contact_ok
         audit.record("web.followup_message", actor_label=WEB_ACTOR_LABEL, case=target)
-        db.session.commit()
     return target
 
 

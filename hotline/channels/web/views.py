@@ -169,6 +169,7 @@ def index():  # noqa: ANN201
         region=form.region.data or None, contact_ok=form.contact_ok.data == "yes",
         submission_id=form.ensure_submission_id(), form_scope=_form_scope(),
     )
+    db.session.commit()
     if result.receipt:
         return _show_receipt(result.case.display_reference, format_receipt(result.receipt))
     shown = shown_receipt.recall()
@@ -291,6 +292,7 @@ def followup():  # noqa: ANN201
     throttle.give_back(buckets)
     _start_followup(case)
     record_opened(case)
+    db.session.commit()
     return redirect(url_for("public.followup", lang=_lang()), 303)
 
 
@@ -309,6 +311,7 @@ def followup_message():  # noqa: ANN201
         # The session stays on the case it signed into, whichever case takes the message
         # (after the reopen window, a new case of the same caller, on the same thread).
         add_message(case, form.message.data, form.ensure_submission_id())
+        db.session.commit()
     except FollowupClosed:
         _end_followup()
         return _login_page(FollowupLoginForm(formdata=None), 410)
