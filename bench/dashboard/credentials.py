@@ -2,12 +2,12 @@
 
 Run with the bench app's environment (``python -m bench.dashboard.credentials``). For a
 seeded staff member and a seeded supervisor it builds a session cookie the way a full
-sign-in leaves it (the keys ``tests/conftest.py::login_as`` sets: Flask-Login's
-``_user_id`` and ``_fresh``, the second factor passed, and the sign-in and last-seen
-timestamps the idle and absolute lifetime checks read), signed with the app's own session
-serializer, so no password or TOTP code is needed. It also makes one API token per role,
-picks a case the staff member may see and notes the newest case id (what an open
-dashboard polls with).
+sign-in leaves it (the keys ``tests/conftest.py::login_as`` sets: the server-side session
+record's token, Flask-Login's ``_user_id`` and ``_fresh``, the second factor passed, and the
+sign-in and last-seen timestamps the idle and absolute lifetime checks read), signed with
+the app's own session serializer, so no password or TOTP code is needed. It also makes one
+API token per role, picks a case the staff member may see and notes the newest case id
+(what an open dashboard polls with).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from hotline import create_app
 from hotline.api.tokens import create_token
+from hotline.auth import server_sessions
 from hotline.auth.guards import MFA_SESSION_KEY
-from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY
+from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY, SERVER_SESSION_KEY
 from hotline.cases.references import format_reference
 from hotline.demo import DEMO_EMAIL_DOMAIN
 from hotline.extensions import db
@@ -27,10 +28,14 @@ from hotline.models import Case, Interaction, User, utcnow
 
 
 def session_cookie(app, user: User) -> str:  # noqa: ANN001
-    """A signed session cookie value for a fully signed-in ``user`` (signed in just now)."""
+    """A signed session cookie value for a fully signed-in ``user`` (signed in just now),
+    with the server-side session record a real sign-in opens (the caller commits)."""
     serializer = app.session_interface.get_signing_serializer(app)
-    stamp = int(utcnow().timestamp())
-    return serializer.dumps({"_user_id": user.get_id(), "_fresh": True, MFA_SESSION_KEY: True,
+    now = utcnow()
+    stamp = int(now.timestamp())
+    token = server_sessions.open_session(server_sessions.STAFF, now, user_id=user.id)
+    return serializer.dumps({SERVER_SESSION_KEY: token, "_user_id": user.get_id(),
+                             "_fresh": True, MFA_SESSION_KEY: True,
                              AUTH_AT_KEY: stamp, SEEN_AT_KEY: stamp})
 
 
@@ -54,13 +59,14 @@ def main() -> None:
                 .order_by(Case.id.desc()).limit(1)).scalar_one()
         tokens = {role: create_token(f"bench-{role}", role)[1]
                   for role in ("staff", "supervisor")}
+        cookies = {"staff": session_cookie(app, staff),
+                   "supervisor": session_cookie(app, supervisor)}
         db.session.commit()
         latest_id = int(db.session.execute(select(func.max(Case.id))).scalar() or 0)
         cookie_name = app.config.get("SESSION_COOKIE_NAME", "session")
         print(json.dumps({
             "cookie_name": cookie_name,
-            "cookies": {"staff": session_cookie(app, staff),
-                        "supervisor": session_cookie(app, supervisor)},
+            "cookies": cookies,
             "tokens": tokens,
             "reference": format_reference(reference),
             "latest_id": latest_id,

@@ -38,8 +38,9 @@ def main() -> None:
     from bench.dashboard.run import pages
     from hotline import create_app
     from hotline.api.tokens import create_token
+    from hotline.auth import server_sessions
     from hotline.auth.guards import MFA_SESSION_KEY
-    from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY
+    from hotline.auth.lifetime import AUTH_AT_KEY, SEEN_AT_KEY, SERVER_SESSION_KEY
     from hotline.cases.references import format_reference
     from hotline.demo import DEMO_EMAIL_DOMAIN
     from hotline.extensions import db
@@ -58,6 +59,7 @@ def main() -> None:
         tokens = {role: create_token(f"profile-{role}", role)[1] for role in users}
         db.session.commit()
         identities = {role: user.get_id() for role, user in users.items()}
+        user_ids = {role: user.id for role, user in users.items()}
         engine = db.engine
 
     timings: list[tuple[float, str]] = []
@@ -82,10 +84,16 @@ def main() -> None:
             if page.kind == "api":
                 headers["Authorization"] = f"Bearer {tokens[role]}"
             else:
-                stamp = int(utcnow().timestamp())
+                now = utcnow()
+                stamp = int(now.timestamp())
+                with app.app_context():
+                    sid = server_sessions.open_session(server_sessions.STAFF, now,
+                                                       user_id=user_ids[role])
+                    db.session.commit()
                 with client.session_transaction() as sess:
-                    sess.update({"_user_id": identities[role], "_fresh": True,
-                                 MFA_SESSION_KEY: True, AUTH_AT_KEY: stamp, SEEN_AT_KEY: stamp})
+                    sess.update({SERVER_SESSION_KEY: sid, "_user_id": identities[role],
+                                 "_fresh": True, MFA_SESSION_KEY: True, AUTH_AT_KEY: stamp,
+                                 SEEN_AT_KEY: stamp})
             client.get(page.path, headers=headers)  # warm-up
             walls, sqls, counts = [], [], []
             per_statement: dict[str, list[float]] = defaultdict(list)

@@ -17,6 +17,7 @@ import http.client
 import ipaddress
 import os
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -43,7 +44,7 @@ DEPLOY = ROOT / "deploy"
 NGINX = os.environ.get("NGINX") or "/usr/sbin/nginx"
 SERVER_NAME = "hotline.example.org"
 PUBLIC_BASE_URL = f"https://{SERVER_NAME}"
-AUTH_TOKEN = "deploy-test-auth-token-0123456789"
+AUTH_TOKEN = secrets.token_hex(16)  # the shape of a Twilio auth token
 NUMBER = "+79161234567"
 UNITS = ("hotline.service", "hotline-outbox.service", "hotline-retention.service",
          "hotline-retention.timer")
@@ -186,10 +187,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     database = work / "hotline.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "FLASK_"))}
     env.update(_env_file(DEPLOY / "hotline.env.example"))
-    env.update({  # the example's placeholders, filled in
-        "SECRET_KEY": "deploy-test-" + "s" * 40, "HOTLINE_ENCRYPTION_KEYS":
-        Fernet.generate_key().decode(), "HOTLINE_INDEX_KEY": "deploy-test-" + "i" * 40,
-        "HOTLINE_AUDIT_KEY": "deploy-test-" + "a" * 40,
+    env.update({  # the example's placeholders, filled in as the README says
+        "SECRET_KEY": secrets.token_urlsafe(48), "HOTLINE_INDEX_KEY": secrets.token_urlsafe(48),
+        "HOTLINE_AUDIT_KEY": secrets.token_urlsafe(48),
+        "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "DATABASE_URL": f"sqlite:///{database}",
         "SPOOL_DIR": str(work / "spool"), "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "PROXY_FIX_HOPS": "1",
