@@ -47,5 +47,8 @@ test-postgres: system-packages $(STAMP) translations
 	HOTLINE_TEST_DATABASE_URL=$${HOTLINE_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 		$(BIN)/pytest -q -p no:cacheprovider
 
+## ruff, mypy (hotline/, config.py, settings.py) and vulture (dead code); CI runs the same
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/vulture

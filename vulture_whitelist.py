@@ -32,6 +32,10 @@ last_seen  # Caller
 actor_id  # AuditEvent: the staff member who acted
 
 # Read in templates.
+_.last_error  # Interaction: templates/dashboard/case.html (delivery detail)
+last_error
+_.can_sign_in_with_password  # User: templates/admin/user.html
+open_attachment  # Telegram files: the dashboard media route (channels/attachments.py, issue 12)
 mine  # ThreadEntry: templates/public/followup.html
 open_cases  # ReportData: templates/reports/index.html
 p90_first_response_seconds  # ReportData: templates/reports/index.html
@@ -52,3 +56,8 @@ SMS_SEGMENT_UCS2  # tests/channels/twilio/test_sms.py: every auto-reply fits one
 stop_background_thread  # tests/messaging/: stops the development outbox thread
 batches  # SeedReport: tests/app/test_demo_seed.py
 _.batches
+
+# Dead, and removed by the report roll-up rework now on its own branch (issue 19): delete
+# these two lines when it lands (reports/queries.py is also exempt from mypy until then).
+parse_day
+first_response_seconds

@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -216,7 +217,7 @@ class _Writer:
             self._copy(table, columns, rows)
         else:
             marks = ", ".join("?" for _ in columns)
-            raw = self.connection.connection.driver_connection
+            raw: Any = self.connection.connection.driver_connection
             raw.executemany(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
 
@@ -225,7 +226,7 @@ class _Writer:
         for row in rows:
             buffer.write("\t".join(_copy_field(value) for value in row))
             buffer.write("\n")
-        raw = self.connection.connection.driver_connection
+        raw: Any = self.connection.connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(
             f"COPY {table} ({', '.join(columns)}) FROM STDIN"  # noqa: S608
         ) as copy:
@@ -413,7 +414,7 @@ class _Generator:
                     if worked else None)
         urgency = "normal"
         if worked:
-            cumulative = self.urgency.get(category, self.default_urgency)
+            cumulative = self.urgency.get(category or "", self.default_urgency)
             urgency = rng.choices(URGENCY_LEVELS, cum_weights=cumulative)[0]
         timeline = self._timeline(first_interaction_id, case_id, channel, language, created,
                                   first_response, horizon, assignee, callback)

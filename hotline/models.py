@@ -28,7 +28,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hotline.cases.ordering import QUEUE_RANK_SQL
 from hotline.cases.references import format_reference
 from hotline.crypto import EncryptedText
-from hotline.extensions import db
+from hotline.extensions import db as _db
+
+# Flask-SQLAlchemy builds ``db.Model`` at run time; typed ``Any`` here so that mypy accepts
+# it as the base of the models (their columns are typed through ``Mapped[...]``).
+db: Any = _db
 
 
 def utcnow() -> datetime:

@@ -32,6 +32,7 @@ import limits
 from sqlalchemy import bindparam, text, update
 
 from hotline.crypto import cipher
+from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.models import ThrottleCounter, utcnow
 
@@ -92,4 +93,4 @@ def forget_before(cutoff: datetime) -> int:
     """Delete counters whose window started before ``cutoff`` (retention); the count."""
     result = db.session.execute(
         ThrottleCounter.__table__.delete().where(ThrottleCounter.window_start < cutoff))
-    return result.rowcount or 0
+    return rowcount(result)
