@@ -320,12 +320,3 @@ class ThrottleCounter(db.Model):
     bucket_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class Setting(db.Model):
-    """Small key/value settings changed at run time by admins (e.g. retention days)."""
-
-    __tablename__ = "settings"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(255))

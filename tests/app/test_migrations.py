@@ -24,3 +24,18 @@ def test_every_model_table_exists_with_its_indexes(app_ctx):
     case_indexes = {ix["name"] for ix in inspector.get_indexes("cases")}
     assert {"ix_cases_status_created", "ix_cases_assigned_status"} <= case_indexes
     assert "alembic_version" in tables
+
+
+def test_the_unused_settings_table_is_dropped_and_comes_back_on_downgrade(app_ctx):
+    """Migration 0023_drop_settings (the ``Setting`` model nothing used)."""
+    from flask_migrate import downgrade, upgrade
+
+    def tables() -> set[str]:
+        db.session.remove()
+        return set(inspect(db.engine).get_table_names())
+
+    assert "settings" not in tables()
+    downgrade(revision="0023_drop_settings-1")
+    assert "settings" in tables()
+    upgrade()
+    assert "settings" not in tables()
