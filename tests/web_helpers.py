@@ -48,7 +48,7 @@ def form_data(hidden: dict[str, str], **fields: str) -> dict[str, str]:
 
 
 def send_contact(client: FlaskClient, lang: str = "en", follow: bool = True,
-                 **fields: str):  # noqa: ANN201
+                 **fields: str):
     """Load the form in ``lang``, fill it in and POST it; returns the response (the
     receipt page the 303 leads to, unless ``follow`` is False)."""
     hidden = contact_form(client, lang)
@@ -61,7 +61,7 @@ def reference_and_receipt(page: str) -> tuple[str, str]:
 
 
 def followup_login(client: FlaskClient, reference: str, receipt: str, lang: str = "en",
-                   **environ: str):  # noqa: ANN201
+                   **environ: str):
     """Load the follow-up sign-in form and send reference and receipt."""
     page = client.get(f"/followup?lang={lang}", environ_base=dict(environ))
     hidden = hidden_fields(page.get_data(as_text=True))

@@ -67,7 +67,7 @@ class SpoolError(RuntimeError):
     """A delivery could not be written to the spool."""
 
 
-class NotYetKnown(RuntimeError):  # noqa: N818 - reads as a condition, like StopIteration
+class NotYetKnown(RuntimeError):
     """The delivery refers to something not stored yet (e.g. a recording of a spooled call).
 
     Views raise it to have the delivery spooled and replayed later.
@@ -207,7 +207,7 @@ def replay_entry(app: Flask, path: Path) -> str:
                 response = app.full_dispatch_request()
             finally:
                 db.session.remove()
-    except Exception as exc:  # noqa: BLE001 - a failed replay keeps the file for the next pass
+    except Exception as exc:
         log.warning("replay of %s failed (%s); kept", path.name, type(exc).__name__)
         return "kept"
     if response.status_code < 400:

@@ -21,13 +21,13 @@ N_CASES = 300
 
 
 @pytest.fixture
-def seeded(app_ctx):  # noqa: ANN001
+def seeded(app_ctx):
     report = seed(N_CASES, n_staff=4, n_supervisors=1, seed_value=11, batch_cases=120)
     db.session.expire_all()
     return report
 
 
-def test_counts_match_the_report(seeded) -> None:  # noqa: ANN001
+def test_counts_match_the_report(seeded) -> None:
     assert seeded.cases == N_CASES
     assert seeded.batches == 3
     assert db.session.scalar(select(func.count()).select_from(Case)) == N_CASES
@@ -40,7 +40,7 @@ def test_counts_match_the_report(seeded) -> None:  # noqa: ANN001
     assert roles == {"staff": 4, "supervisor": 1}
 
 
-def test_data_covers_every_channel_language_and_status(seeded) -> None:  # noqa: ANN001
+def test_data_covers_every_channel_language_and_status(seeded) -> None:
     cases = db.session.scalars(select(Case)).all()
     assert {c.channel for c in cases} == set(CHANNELS)
     assert {c.language for c in cases} == set(LANGUAGES)
@@ -53,7 +53,7 @@ def test_data_covers_every_channel_language_and_status(seeded) -> None:  # noqa:
     assert span.days >= N_CASES // CASES_PER_DAY_SMALL - 1  # two a day for a small line
 
 
-def test_encrypted_fields_decrypt_under_the_app_key(seeded) -> None:  # noqa: ANN001
+def test_encrypted_fields_decrypt_under_the_app_key(seeded) -> None:
     callers = db.session.scalars(select(Caller)).all()
     for caller in callers:
         assert caller.address  # decrypted by the column type
@@ -71,7 +71,7 @@ def test_encrypted_fields_decrypt_under_the_app_key(seeded) -> None:  # noqa: AN
     assert cipher().decrypt(token) == db.session.get(Caller, raw).address
 
 
-def test_case_invariants_hold(seeded) -> None:  # noqa: ANN001
+def test_case_invariants_hold(seeded) -> None:
     cases = db.session.scalars(select(Case)).all()
     assert len({c.reference for c in cases}) == N_CASES
     assert all(parse_reference(c.reference) == c.reference for c in cases)
@@ -96,7 +96,7 @@ def test_case_invariants_hold(seeded) -> None:  # noqa: ANN001
         assert item.created_at >= item.case.created_at
 
 
-def test_seeding_again_adds_more_and_intake_carries_on(seeded) -> None:  # noqa: ANN001
+def test_seeding_again_adds_more_and_intake_carries_on(seeded) -> None:
     again = seed(40, n_staff=4, n_supervisors=1, seed_value=12)
     assert again.users == 0  # the demo staff exist already
     assert db.session.scalar(select(func.count()).select_from(Case)) == N_CASES + 40
@@ -106,7 +106,7 @@ def test_seeding_again_adds_more_and_intake_carries_on(seeded) -> None:  # noqa:
     assert result.case.id > N_CASES + 40 - 1
 
 
-def test_no_plaintext_in_the_sqlite_file(app, make_app, tmp_path: Path) -> None:  # noqa: ANN001
+def test_no_plaintext_in_the_sqlite_file(app, make_app, tmp_path: Path) -> None:
     # Always on a SQLite file of its own, whichever database the suite runs on (``app``
     # is requested first so that the fixture cleans up the suite database as usual).
     from flask_migrate import upgrade
@@ -128,7 +128,7 @@ def test_no_plaintext_in_the_sqlite_file(app, make_app, tmp_path: Path) -> None:
         assert phrase.encode() not in raw
 
 
-def test_cli_seeds_and_reports(app) -> None:  # noqa: ANN001
+def test_cli_seeds_and_reports(app) -> None:
     result = app.test_cli_runner().invoke(args=["demo", "seed", "--cases", "25", "--staff", "2",
                                                 "--supervisors", "1", "--quiet"])
     assert result.exit_code == 0, result.output

@@ -24,7 +24,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"{}")
@@ -34,7 +34,7 @@ class _Ok(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def probe_url():  # noqa: ANN201
+def probe_url():
     server = HTTPServer(("127.0.0.1", 0), _Ok)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -21,7 +21,7 @@ CALL = "CA" + "7" * 32
 
 
 @pytest.fixture
-def down_app(make_app, tmp_path: Path):  # noqa: ANN001
+def down_app(make_app, tmp_path: Path):
     """The app on a database that cannot be opened (a path in a missing directory)."""
     make_app()  # first: make_app's teardown empties the test database through its first app
     return make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}")
@@ -37,7 +37,7 @@ def call(**extra: str) -> dict:
             **extra}
 
 
-def files(app) -> list[str]:  # noqa: ANN001
+def files(app) -> list[str]:
     return sorted(p.name for p in spool.pending(app))
 
 

@@ -199,7 +199,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     assert env["HOTLINE_ENV"] == "production" and env["OUTBOX_BACKGROUND_THREAD"] == "0"
     venv_bin = Path(sys.executable).parent
     flask = [str(venv_bin / "flask"), "--app", "wsgi"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True,  # noqa: S603
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
 
     upstream = _free_port()
@@ -207,7 +207,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     assert command[0] == "/opt/hotline/.venv/bin/gunicorn"
     command[0] = str(venv_bin / "gunicorn")
     command[command.index("127.0.0.1:8000")] = f"127.0.0.1:{upstream}"
-    gunicorn = subprocess.Popen(command, cwd=ROOT, env=env,  # noqa: S603
+    gunicorn = subprocess.Popen(command, cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     nginx = None
     try:
@@ -217,10 +217,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         site.write_text(_nginx_site(cert, key, http_port, https_port, upstream, logs))
         main = work / "nginx.conf"
         main.write_text(_nginx_main(site, work))
-        checked = subprocess.run([NGINX, "-t", "-p", str(work), "-c", str(main)],  # noqa: S603
+        checked = subprocess.run([NGINX, "-t", "-p", str(work), "-c", str(main)],
                                  capture_output=True, text=True, timeout=30, check=False)
         assert checked.returncode == 0, checked.stderr  # the config this nginx accepts
-        nginx = subprocess.Popen([NGINX, "-p", str(work), "-c", str(main),  # noqa: S603
+        nginx = subprocess.Popen([NGINX, "-p", str(work), "-c", str(main),
                                   "-g", "daemon off;"], stderr=subprocess.PIPE)
         _wait_for_port(https_port, nginx, "nginx")
         yield Deployment(https_port, http_port, database, logs, cert)
@@ -328,7 +328,7 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze is not installed here (Debian's systemd package), so "
                     "deploy/systemd/*.service and *.timer were not verified")
     root = _unit_root(tmp_path)
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [analyze, "verify", f"--root={root}",
          *(f"/etc/systemd/system/{unit}" for unit in UNITS)],
         capture_output=True, text=True, timeout=120, check=False)

@@ -132,13 +132,13 @@ def _form_scope() -> str:
     return scope
 
 
-def _form_page(form: ContactForm, status: int = 200, notice: str | None = None):  # noqa: ANN202
+def _form_page(form: ContactForm, status: int = 200, notice: str | None = None):
     form.ensure_submission_id()
     _form_scope()
     return render_template("public/index.html", form=form, notice=notice), status
 
 
-def _show_receipt(reference: str, receipt: str):  # noqa: ANN202
+def _show_receipt(reference: str, receipt: str):
     """Keep the receipt for reloads (``shown_receipt``) and send the browser to its page."""
     shown_receipt.remember(reference, receipt)
     return redirect(_received_url(), 303)
@@ -152,7 +152,7 @@ def _received_url() -> str:
 @bp.route("/", methods=["GET", "POST"])
 @bp.route(f"/{LANG_PATH}/", methods=["GET", "POST"])
 @limiter.limit(SUBMIT_LIMIT, key_func=_visitor_key, methods=["POST"])
-def index():  # noqa: ANN201
+def index():
     """The explanation of the hotline and the contact form; POST sends it."""
     form = ContactForm()
     if request.method == "GET":
@@ -181,7 +181,7 @@ def index():  # noqa: ANN201
 
 @bp.get("/received")
 @bp.get(f"/{LANG_PATH}/received")
-def received():  # noqa: ANN201
+def received():
     """The case number and receipt just issued; a reload shows them again for
     ``shown_receipt.RELOAD_SECONDS`` in the same browser, then the page has expired."""
     shown = shown_receipt.recall()
@@ -251,7 +251,7 @@ def _followup_case() -> Case | None:
     return case
 
 
-def _login_page(form: FollowupLoginForm, status: int = 200, notice: str | None = None):  # noqa: ANN202
+def _login_page(form: FollowupLoginForm, status: int = 200, notice: str | None = None):
     form.receipt.data = ""  # never echo the secret back into the page
     if notice is None and g.get("followup_ended"):
         notice = _("Your session ended. Please enter your numbers again.")
@@ -259,7 +259,7 @@ def _login_page(form: FollowupLoginForm, status: int = 200, notice: str | None =
 
 
 def _thread_page(case: Case, form: FollowupMessageForm | None = None, status: int = 200,
-                 notice: str | None = None):  # noqa: ANN202
+                 notice: str | None = None):
     form = form or FollowupMessageForm(formdata=None)
     form.ensure_submission_id()
     entries, more = thread(case, request.args.get("before", type=int))
@@ -269,7 +269,7 @@ def _thread_page(case: Case, form: FollowupMessageForm | None = None, status: in
 
 
 @bp.route("/followup", methods=["GET", "POST"])
-def followup():  # noqa: ANN201
+def followup():
     """GET: the conversation when signed in, else the sign-in form. POST: sign in."""
     if request.method == "GET":
         case = _followup_case()
@@ -298,7 +298,7 @@ def followup():  # noqa: ANN201
 
 @bp.post("/followup/message")
 @limiter.limit(FOLLOWUP_MESSAGE_LIMIT, key_func=_visitor_key)
-def followup_message():  # noqa: ANN201
+def followup_message():
     """Add the visitor's message to their case."""
     case = _followup_case()
     if case is None:
@@ -320,7 +320,7 @@ def followup_message():  # noqa: ANN201
 
 
 @bp.post("/followup/leave")
-def followup_leave():  # noqa: ANN201
+def followup_leave():
     """End the follow-up session now, on the server too: a copied cookie stops working."""
     _end_followup()
     session.clear()
@@ -329,7 +329,7 @@ def followup_leave():  # noqa: ANN201
 
 # --- errors on public pages: redraw the form, keep what was typed -------------------------
 
-def _redraw(status: int, contact_notice: str, followup_notice: str):  # noqa: ANN202
+def _redraw(status: int, contact_notice: str, followup_notice: str):
     # Explicit form data: Flask-WTF would otherwise parse a JSON body and fail on a bad one.
     try:
         formdata = request.form
@@ -350,14 +350,14 @@ def _redraw(status: int, contact_notice: str, followup_notice: str):  # noqa: AN
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_error(error: CSRFError):  # noqa: ANN202
+def _csrf_error(error: CSRFError):
     expired = _("This form had expired, so it was not sent. Your text is still here: "
                 "please press Send again.")
     return _redraw(400, expired, _("This form had expired. Please enter your numbers again."))
 
 
 @bp.errorhandler(RateLimitExceeded)
-def _rate_limited(error: RateLimitExceeded):  # noqa: ANN202
+def _rate_limited(error: RateLimitExceeded):
     return _redraw(
         429,
         _("Too many messages have been sent from your connection. Your text is still "

@@ -22,12 +22,12 @@ SEIZED = "+79160000011"
 FRESH = "+79160000022"
 
 
-def _replied(answer) -> bool:  # noqa: ANN001
+def _replied(answer) -> bool:
     assert answer.status_code == 200
     return "<Message>" in answer.text
 
 
-def _let_time_pass(app, hours: float) -> None:  # noqa: ANN001
+def _let_time_pass(app, hours: float) -> None:
     with app.app_context():
         for caller in db.session.execute(select(Caller)).scalars():
             if caller.last_auto_reply_at is not None:

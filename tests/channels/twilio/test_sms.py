@@ -22,7 +22,7 @@ def only_case() -> Case:
     return db.session.execute(select(Case)).scalar_one()
 
 
-def count(model) -> int:  # noqa: ANN001
+def count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
@@ -69,7 +69,7 @@ def test_latin_text_keeps_the_callers_known_language(make_app):
 
     app = make_app(AUTO_REPLY_INTERVAL_HOURS=0)  # every message answered: see the text
 
-    def twilio_post(path, params):  # noqa: ANN001, ANN202
+    def twilio_post(path, params):
         return post_signed(app.test_client(), path, params)
 
     twilio_post("/twilio/sms", sms("SM" + "6" * 32, "Привет"))
@@ -270,7 +270,7 @@ def test_webhooks_are_exempt_from_application_wide_rate_limits(make_app):
 
 # ---- delivery status ---------------------------------------------------------------
 
-def _outbound(app, sid: str, status: str = "accepted") -> int:  # noqa: ANN001
+def _outbound(app, sid: str, status: str = "accepted") -> int:
     with app.app_context():
         from hotline.intake.service import receive
 
@@ -282,7 +282,7 @@ def _outbound(app, sid: str, status: str = "accepted") -> int:  # noqa: ANN001
         return message.id
 
 
-def _status(twilio_post, sid: str, status: str, **extra: str):  # noqa: ANN001
+def _status(twilio_post, sid: str, status: str, **extra: str):
     return twilio_post("/twilio/sms/status", {"MessageSid": sid, "MessageStatus": status,
                                               "AccountSid": "AC1", **extra})
 

@@ -19,11 +19,11 @@ RECEIVED = {"en": "Your message has been received", "ko": "글을 받았습니�
             "ru": "Ваше сообщение получено", "uk": "Ваше повідомлення отримано"}
 
 
-def _no_sideways_scroll(page) -> bool:  # noqa: ANN001
+def _no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def _in_view(page, selector: str) -> bool:  # noqa: ANN001
+def _in_view(page, selector: str) -> bool:
     """The element's top is on screen and it is not wider than the screen."""
     return page.evaluate("""(selector) => {
         const box = document.querySelector(selector).getBoundingClientRect();
@@ -32,7 +32,7 @@ def _in_view(page, selector: str) -> bool:  # noqa: ANN001
     }""", selector)
 
 
-def _fits_its_box(page, selector: str) -> bool:  # noqa: ANN001
+def _fits_its_box(page, selector: str) -> bool:
     """No part of the element's text sticks out of it."""
     return page.evaluate("""(selector) => {
         const el = document.querySelector(selector);

@@ -42,7 +42,7 @@ def web_case(app, client):
     return reference, receipt, case_id
 
 
-def _add(app, case_id: int, **fields) -> None:  # noqa: ANN003
+def _add(app, case_id: int, **fields) -> None:
     with app.app_context():
         db.session.add(Interaction(case_id=case_id, **fields))
         db.session.commit()

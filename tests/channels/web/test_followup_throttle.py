@@ -27,7 +27,7 @@ def _amount(limit: str) -> int:
     return limits.parse(limit).amount
 
 
-def _attempt_job(app, reference: str, receipt: str, address: str):  # noqa: ANN001, ANN202
+def _attempt_job(app, reference: str, receipt: str, address: str):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     hidden = hidden_fields(client.get("/followup").get_data(as_text=True))
@@ -39,7 +39,7 @@ def _attempt_job(app, reference: str, receipt: str, address: str):  # noqa: ANN0
     return job
 
 
-def _parallel(jobs) -> list[int]:  # noqa: ANN001
+def _parallel(jobs) -> list[int]:
     barrier = threading.Barrier(len(jobs))
     results: list[int] = [0] * len(jobs)
     errors: list[BaseException] = []
@@ -48,7 +48,7 @@ def _parallel(jobs) -> list[int]:  # noqa: ANN001
         try:
             barrier.wait(timeout=30)
             results[n] = jobs[n]()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(len(jobs))]
@@ -60,7 +60,7 @@ def _parallel(jobs) -> list[int]:  # noqa: ANN001
     return results
 
 
-def _web_case(app) -> tuple[str, str]:  # noqa: ANN001
+def _web_case(app) -> tuple[str, str]:
     page = send_contact(app.test_client(), "en", message="hello").get_data(as_text=True)
     return reference_and_receipt(page)
 

@@ -19,12 +19,12 @@ from tests.web_helpers import contact_form, form_data, reference_and_receipt, se
 TITLE = re.compile(r"<title>([^<]*)</title>")
 
 
-def _age(client, seconds: float) -> None:  # noqa: ANN001
+def _age(client, seconds: float) -> None:
     with client.session_transaction() as sess:
         sess[SESSION_KEY] = {**sess[SESSION_KEY], "at": sess[SESSION_KEY]["at"] - seconds}
 
 
-def _cookie_payload(client) -> str:  # noqa: ANN001
+def _cookie_payload(client) -> str:
     """The session cookie as the browser stores it, decoded (it is signed, not encrypted)."""
     value = client.get_cookie("session").value
     compressed = value.startswith(".")
