@@ -158,6 +158,97 @@ def fernet_keys(value: Any, _settings: Mapping[str, Any]) -> str | None:
     return None
 
 
+# ---- secrets: production refuses placeholders, weak values and one value used twice -------
+# (security review, finding 5: production started with ``SECRET_KEY=change-me`` from the
+# example file, and a forged session cookie then opened any case's follow-up page).
+
+# Words that mark a value as copied from an example, not generated.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "replaceme",
+                     "placeholder", "example", "secret", "password", "xxxx", "todo",
+                     "your-", "insert")
+MIN_SECRET_BITS = 256  # 32 random bytes
+# Below this many different characters a value is repetition, not randomness.
+MIN_DISTINCT_CHARACTERS = 12
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=")
+# The secrets that must all differ (each Fernet key of the list counts on its own).
+SECRET_SETTINGS = ("SECRET_KEY", "HOTLINE_ENCRYPTION_KEYS", "HOTLINE_INDEX_KEY",
+                   "HOTLINE_AUDIT_KEY", "TWILIO_AUTH_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+GENERATE_HINT = 'generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def estimated_bits(value: str) -> float:
+    """A cautious estimate of a secret's entropy: length × bits per character of the
+    smallest alphabet that holds it (hex 4, base64 6, other printable 6.5); a value of
+    few distinct characters counts as none."""
+    import math
+
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return 0.0
+    chars = set(value)
+    per_char = 4.0 if chars <= _HEX else 6.0 if chars <= _BASE64 else math.log2(94)
+    return len(value) * per_char
+
+
+def _placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(word in lowered for word in PLACEHOLDER_WORDS)
+
+
+def strong_secret(name: str, *, min_bits: float = MIN_SECRET_BITS) -> Check:
+    """A production check: ``name`` is no placeholder and holds at least ``min_bits``."""
+
+    def check(value: Any, _settings: Mapping[str, Any]) -> str | None:
+        for item in value if isinstance(value, list) else [value]:
+            if not item:
+                continue
+            if _placeholder(str(item)):
+                return (f"{name} is a placeholder from an example file; production refuses "
+                        f"to start: {GENERATE_HINT}")
+            if min_bits and estimated_bits(str(item)) < min_bits:
+                return (f"{name} is too weak (under {min_bits // 8:.0f} random bytes); "
+                        f"production refuses to start: {GENERATE_HINT}")
+        return None
+
+    check.__name__ = f"strong_secret_{name.lower()}"
+    return check
+
+
+def distinct_secret(name: str) -> Check:
+    """A production check: ``name`` shares its value with no other secret."""
+
+    def check(value: Any, settings: Mapping[str, Any]) -> str | None:
+        mine = {str(v) for v in (value if isinstance(value, list) else [value]) if v}
+        if isinstance(value, list) and len(mine) < len([v for v in value if v]):
+            return f"{name} lists the same key twice; every secret must be different"
+        for other in SECRET_SETTINGS:
+            if other == name:
+                continue
+            theirs = settings.get(other)
+            theirs = {str(v) for v in (theirs if isinstance(theirs, list) else [theirs]) if v}
+            if mine & theirs:
+                first, second = sorted((name, other), key=SECRET_SETTINGS.index)
+                return (f"{second} has the same value as {first}; every secret must be "
+                        "different")
+        return None
+
+    check.__name__ = f"distinct_secret_{name.lower()}"
+    return check
+
+
+def secret_checks(name: str, *, min_bits: float = MIN_SECRET_BITS) -> tuple[Check, ...]:
+    """The production checks of a secret row."""
+    return (strong_secret(name, min_bits=min_bits), distinct_secret(name))
+
+
+def signatures_checked_in_production(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """Finding 6: production stored unsigned webhooks with the check switched off."""
+    if not value:
+        return ("TWILIO_VALIDATE_SIGNATURES=0 is for local experiments only; production "
+                "refuses to accept unsigned webhooks")
+    return None
+
+
 def token_when_signatures_are_checked(value: Any, settings: Mapping[str, Any]) -> str | None:
     """Signature checks need the token: without it every webhook would be refused."""
     if settings["TWILIO_VALIDATE_SIGNATURES"] and not value:
@@ -247,7 +338,8 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("development", PRODUCTION)),
     Setting("SECRET_KEY", "str", None, "Flask secret (sessions, CSRF)",
             default_doc="generated into `instance/` in development",
-            required_in_production=True, dev_secret=DevSecret("secret_key", _token)),
+            required_in_production=True, production_checks=secret_checks("SECRET_KEY"),
+            dev_secret=DevSecret("secret_key", _token)),
     Setting("SQLALCHEMY_DATABASE_URI", "database_url",
             lambda c: f"sqlite:///{c.instance / 'hotline.sqlite3'}",
             "SQLAlchemy URL; `postgres://` and `postgresql://` are mapped to psycopg 3",
@@ -255,23 +347,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOTLINE_ENCRYPTION_KEYS", "list", (),
             "comma-separated Fernet keys; the first encrypts, all decrypt",
             default_doc="generated in development", required_in_production=True,
-            production_checks=(fernet_keys,),
+            production_checks=(fernet_keys, *secret_checks("HOTLINE_ENCRYPTION_KEYS",
+                                                            min_bits=0)),
             dev_secret=DevSecret("encryption_keys", _fernet_key)),
     Setting("HOTLINE_INDEX_KEY", "str", None, "key for blind indexes of caller numbers",
             default_doc="generated in development", required_in_production=True,
+            production_checks=secret_checks("HOTLINE_INDEX_KEY"),
             dev_secret=DevSecret("index_key", _index_key)),
     Setting("HOTLINE_AUDIT_KEY", "str", None,
             "key of the audit chain's HMAC (kept out of the database)",
-            reserved=True),
+            default_doc="generated into `instance/` in development",
+            required_in_production=True, production_checks=secret_checks("HOTLINE_AUDIT_KEY"),
+            dev_secret=DevSecret("audit_key", _index_key)),
+    Setting("HOTLINE_AUDIT_WITNESS", "str", lambda c: str(c.instance / "audit-witness"),
+            "file outside the database where every audit append writes the chain's head "
+            "(`audit verify` compares); put it where a database writer cannot reach",
+            default_doc="`instance/audit-witness`"),
     # Twilio.
     Setting("TWILIO_ACCOUNT_SID", "str", None, "Twilio account",
             default_doc="unset: outbound messages are recorded as not sent"),
     Setting("TWILIO_AUTH_TOKEN", "str", None,
             "Twilio auth token; it also checks webhook signatures",
             default_doc="unset: outbound messages are recorded as not sent",
-            production_checks=(token_when_signatures_are_checked,),
+            production_checks=(token_when_signatures_are_checked,
+                               *secret_checks("TWILIO_AUTH_TOKEN", min_bits=0)),
             dev_secret=DevSecret("twilio_local_auth_token", _token, when=_no_twilio_account)),
-    Setting("TWILIO_VALIDATE_SIGNATURES", "bool", True, "`0` only for local experiments"),
+    Setting("TWILIO_VALIDATE_SIGNATURES", "bool", True,
+            "`0` only for local experiments (production refuses it)",
+            production_checks=(signatures_checked_in_production,)),
     Setting("PUBLIC_BASE_URL", "url", None,
             "the https origin Twilio and Telegram call, e.g. `https://hotline.example.org` "
             "(signatures are checked against it behind a proxy)",
@@ -309,7 +412,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the `secret_token` given to `setWebhook`, checked on every update "
             "(1–256 characters of `A-Za-z0-9_-`)",
             default_doc="generated in development when a bot token is set",
-            checks=(telegram_secret_format,), production_checks=(telegram_secret_with_token,),
+            checks=(telegram_secret_format,),
+            production_checks=(telegram_secret_with_token,
+                               *secret_checks("TELEGRAM_WEBHOOK_SECRET")),
             dev_secret=DevSecret("telegram_webhook_secret", _token, when=_telegram_on)),
     Setting("TELEGRAM_API_BASE", "url", "https://api.telegram.org",
             "the Bot API origin (a local Bot API server, or a fake in tests)",

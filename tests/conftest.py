@@ -27,7 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://hotline.example.org"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
-INDEX_KEY = "test-index-key-0123456789abcdef0123456789"
+INDEX_KEY = "test-index-key-0123456789abcdef0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Strong enough for production mode's secret checks (tests switch HOTLINE_ENV on).
+SECRET_KEY = "test-session-key-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+AUDIT_KEY = "test-audit-key-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL"
 
 # The fast-crypto settings: production argon2 parameters are far too slow for a suite.
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
@@ -38,7 +41,8 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
     return {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": SECRET_KEY,
+        "HOTLINE_AUDIT_KEY": AUDIT_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "HOTLINE_ENCRYPTION_KEYS": [ENCRYPTION_KEY],
         "HOTLINE_INDEX_KEY": INDEX_KEY,

@@ -4,6 +4,7 @@ just works (generated secrets); environment, .env and URL mapping."""
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -17,10 +18,11 @@ from tests.conftest import ROOT
 
 PRODUCTION = {
     "HOTLINE_ENV": "production",
-    "SECRET_KEY": "s" * 48,
+    "SECRET_KEY": secrets.token_urlsafe(48),
     "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-    "HOTLINE_INDEX_KEY": "i" * 44,
-    "TWILIO_AUTH_TOKEN": "t" * 32,
+    "HOTLINE_INDEX_KEY": secrets.token_urlsafe(48),
+    "HOTLINE_AUDIT_KEY": secrets.token_urlsafe(48),
+    "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
     "DATABASE_URL": "postgresql://hotline@db.internal/hotline",
 }
 
@@ -45,10 +47,10 @@ def test_production_refuses_signature_checks_without_a_token(tmp_path: Path) -> 
     environ = {k: v for k, v in PRODUCTION.items() if k != "TWILIO_AUTH_TOKEN"}
     assert "TWILIO_AUTH_TOKEN is not set but signature checks are on" in _refusal(
         environ, tmp_path)
-    # Only an explicit opt-out of signature checks lets it start without the token.
-    cfg = load_config(environ={**environ, "TWILIO_VALIDATE_SIGNATURES": "0"},
-                      instance_path=tmp_path)
-    assert cfg["TWILIO_VALIDATE_SIGNATURES"] is False
+    # Switching the checks off is no way round it in production (review finding 6).
+    assert _refusal({**environ, "TWILIO_VALIDATE_SIGNATURES": "0"}, tmp_path) == (
+        "TWILIO_VALIDATE_SIGNATURES=0 is for local experiments only; production refuses "
+        "to accept unsigned webhooks")
 
 
 def test_production_refuses_a_malformed_key(tmp_path: Path) -> None:
@@ -114,9 +116,18 @@ def test_example_env_file_lists_every_variable_and_starts(tmp_path: Path) -> Non
     example = _read_dotenv(ROOT / "deploy" / "hotline.env.example")
     assert set(DESIGN_VARIABLES) <= set(example)
     assert {"HOTLINE_ENV", "RETENTION_DAYS"} <= set(example)
-    # With the placeholders filled in, the example is a valid production configuration.
-    filled = {k: ("x" * 40 if v == "change-me" else v) for k, v in example.items()}
-    filled["HOTLINE_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    # The example holds no usable secret (review finding 5): every one is empty ...
+    for name in ("SECRET_KEY", "HOTLINE_ENCRYPTION_KEYS", "HOTLINE_INDEX_KEY",
+                 "HOTLINE_AUDIT_KEY", "TWILIO_AUTH_TOKEN"):
+        assert example[name] == "", name
+    assert "SECRET_KEY is not set" in _refusal(example, tmp_path)
+    # ... and with them generated, the example is a valid production configuration.
+    filled = {**example, "SECRET_KEY": secrets.token_urlsafe(48),
+              "HOTLINE_INDEX_KEY": secrets.token_urlsafe(48),
+              "HOTLINE_AUDIT_KEY": secrets.token_urlsafe(48),
+              "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+              "DATABASE_URL": "postgresql://hotline@127.0.0.1:5432/hotline",
+              "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
     cfg = load_config(environ=filled, instance_path=tmp_path)
     assert cfg["HOTLINE_ENV"] == "production" and cfg["RETENTION_DAYS"] == 90
     assert cfg["RATELIMIT_STORAGE_URI"] == example["REDIS_URL"]
