@@ -79,10 +79,35 @@ def audit_verify() -> None:
     """Check every link of the audit chain; exit 1 at the first broken row."""
     report = audit.verify_chain()
     if not report.ok:
-        click.echo(f"audit chain BROKEN at event {report.broken_at}: {report.reason} "
+        where = f" at event {report.broken_at}" if report.broken_at is not None else ""
+        click.echo(f"audit chain BROKEN{where}: {report.reason} "
                    f"({report.checked} events verified before it)", err=True)
         sys.exit(1)
     click.echo(f"audit chain intact: {report.checked} events")
+    if report.beyond_witness:
+        click.echo(f"note: {report.beyond_witness} newest events are past the witness "
+                   f"({audit.witness_path()}); a witness write was lost (a crash?). They "
+                   "are HMAC-valid; the next append moves the witness on.")
+
+
+@audit_cli.command("rechain")
+@click.option("--old-key-file", type=click.Path(exists=True, dir_okay=False),
+              help="The previous HOTLINE_AUDIT_KEY (after a key change): the chain must "
+                   "verify under it first.")
+def audit_rechain(old_key_file: str | None) -> None:
+    """Re-compute the chain under the current HOTLINE_AUDIT_KEY (after changing the key)."""
+    from pathlib import Path
+
+    old_key = Path(old_key_file).read_text().strip() if old_key_file else None
+    if old_key is None:
+        raise click.ClickException("give --old-key-file: the chain is checked under the old "
+                                   "key before it is rewritten")
+    try:
+        count = audit.rechain(old_key)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"audit chain rewritten under the current key: {count} events")
 
 
 def register(app: Flask) -> None:

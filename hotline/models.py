@@ -320,3 +320,16 @@ class ThrottleCounter(db.Model):
     bucket_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KeyCanary(db.Model):
+    """One row encrypted under the encryption key its data is written with
+    (``hotline/ops/canary.py``): start-up and ``db upgrade`` refuse keys that cannot open it;
+    ``keys rotate`` re-encrypts it like every other ``EncryptedText`` column."""
+
+    __tablename__ = "key_canary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+

@@ -105,6 +105,15 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # Keys that cannot open this database stop the upgrade before it writes anything.
+        from hotline.ops import canary
+
+        try:
+            canary.check_connection(connection,
+                                    list(current_app.config["HOTLINE_ENCRYPTION_KEYS"]))
+        except canary.KeyCanaryError as exc:
+            raise SystemExit(f"hotline: {exc}") from None
+        connection.rollback()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -53,8 +53,12 @@ def test_a_placeholder_is_refused_naming_the_variable(name, placeholder, tmp_pat
 
 
 @pytest.mark.parametrize("name", OURS)
-@pytest.mark.parametrize("weak", ["a" * 64, secrets.token_hex(16), secrets.token_urlsafe(24),
-                                  "abcdefghijklmnop" * 2])
+@pytest.mark.parametrize("weak", [
+    "a" * 64,                                    # repetition
+    "3f9c1a7e5b2d8046c1e9a3f7b5d20846",          # 16 random bytes in hex
+    "Qm9vdGxlZ0s3Zk1wV1hqTnl2ckRz",             # ~21 random bytes in base64
+    "abcdefghijklmnop" * 2,                      # 32 characters, 192 bits at most
+])
 def test_under_32_random_bytes_is_refused(name, weak, tmp_path) -> None:
     assert _refusal({**GOOD, name: weak}, tmp_path).startswith(f"{name} is too weak")
 

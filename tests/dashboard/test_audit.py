@@ -46,4 +46,4 @@ def test_a_deleted_row_breaks_the_chain(app, client, make_user):
         db.session.commit()
     result = _verify(app)
     assert result.exit_code == 1
-    assert "link to previous row broken" in result.output
+    assert "link to the previous row broken" in result.output

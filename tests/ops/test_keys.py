@@ -67,7 +67,7 @@ def test_rotate_then_remove_old_key(app, make_app, make_user) -> None:
     new_key = keys.generate_key()
     with app.app_context():
         old_tokens = _raw_tokens()
-    assert len(old_tokens) == 3 * 2 + 3 + 6 + 2  # callers, regions, interactions, user
+    assert len(old_tokens) == 3 * 2 + 3 + 6 + 2 + 1  # callers, regions, interactions, user, canary
 
     both = make_app(HOTLINE_ENCRYPTION_KEYS=[new_key, ENCRYPTION_KEY])
     result = both.test_cli_runner().invoke(args=["keys", "rotate", "--batch-size", "2"])
