@@ -105,10 +105,16 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
 
 
 def _empty_postgres(database_url: str) -> None:
+    from hotline.ops.canary import canary_token
+
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     engine = create_engine(database_url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # The key canary is what the migration leaves in a fresh database: put it back.
+        conn.execute(text("INSERT INTO key_canary (value, created_at) "
+                          "VALUES (:value, CURRENT_TIMESTAMP)"),
+                     {"value": canary_token([ENCRYPTION_KEY])})
     engine.dispose()
 
 
