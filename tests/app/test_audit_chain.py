@@ -198,7 +198,7 @@ def test_rechain_moves_the_chain_to_a_new_key(make_app, tmp_path):
 def test_the_migration_keys_the_existing_chain_and_keeps_evidence_of_a_break(app):
     _audited_requests(app, 3)
     with app.app_context():
-        downgrade(revision="0021_auto_reply_timing")  # back to the unkeyed SHA-256 chain
+        downgrade(revision="0022_demo_accounts")  # back to the unkeyed SHA-256 chain
         db.session.remove()
         # Someone edited a legacy row without fixing the chain.
         db.session.execute(text("UPDATE audit_events SET actor_label = 'x' WHERE id = 2"))

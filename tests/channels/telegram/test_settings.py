@@ -3,19 +3,23 @@ one-line refusal everywhere; development generates the secret once."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from config import ConfigError, load_config
-from tests.channels.telegram.conftest import BOT_TOKEN, SECRET
+from tests.channels.telegram.conftest import BOT_TOKEN
 
 PRODUCTION = {
-    "HOTLINE_ENV": "production", "SECRET_KEY": "s" * 48,
-    "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "HOTLINE_INDEX_KEY": "i" * 44,
+    "HOTLINE_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
+    "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "HOTLINE_INDEX_KEY": secrets.token_urlsafe(48), "HOTLINE_AUDIT_KEY": secrets.token_urlsafe(48),
     "TWILIO_AUTH_TOKEN": "t" * 32, "DATABASE_URL": "postgresql://hotline@db.internal/hotline",
 }
+# Production refuses weak or placeholder-looking secrets (the suite's SECRET says "secret").
+STRONG_SECRET = secrets.token_urlsafe(48)
 
 
 def refusal(environ: dict, tmp_path: Path) -> str:
@@ -30,7 +34,8 @@ def test_production_refuses_a_token_without_a_secret(tmp_path: Path) -> None:
         "TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not; "
         "production refuses to accept unverifiable Telegram webhooks")
     cfg = load_config(environ={**PRODUCTION, "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-                               "TELEGRAM_WEBHOOK_SECRET": SECRET}, instance_path=tmp_path)
+                               "TELEGRAM_WEBHOOK_SECRET": STRONG_SECRET},
+                      instance_path=tmp_path)
     assert cfg["TELEGRAM_API_BASE"] == "https://api.telegram.org"
     assert not any(tmp_path.iterdir())  # nothing generated in production
 

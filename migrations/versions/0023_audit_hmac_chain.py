@@ -7,8 +7,8 @@ intact (and where it first broke, if not: the evidence stays in the new chain), 
 the head to the witness file (``HOTLINE_AUDIT_WITNESS``). An empty log is left empty.
 Downgrade re-chains with plain SHA-256 (the ``audit.rechained`` row stays).
 
-Revision ID: 0022_audit_hmac_chain
-Revises: 0021_auto_reply_timing
+Revision ID: 0023_audit_hmac_chain
+Revises: 0022_demo_accounts
 """
 
 import hashlib
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from flask import current_app
 
-revision = "0022_audit_hmac_chain"
-down_revision = "0021_auto_reply_timing"
+revision = "0023_audit_hmac_chain"
+down_revision = "0022_demo_accounts"
 branch_labels = None
 depends_on = None
 
