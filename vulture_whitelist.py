@@ -63,4 +63,4 @@ parse_day
 first_response_seconds
 
 # Called by migrations (not in vulture's paths) and the tests.
-canary_token  # migrations/versions/0024_key_canary.py; tests/conftest.py (PostgreSQL cleanup)
+canary_token  # migrations/versions/0025_key_canary.py; tests/conftest.py (PostgreSQL cleanup)

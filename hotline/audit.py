@@ -180,7 +180,7 @@ class ChainReport:
     beyond_witness: int = 0
 
 
-def _rows(batch_size: int):  # noqa: ANN202 - a generator of AuditEvent
+def _rows(batch_size: int):
     last_id = 0
     while True:
         rows = db.session.execute(

@@ -2,7 +2,7 @@
 
 Security review, finding 15: with a wrong ``HOTLINE_ENCRYPTION_KEYS`` the app started,
 every page that decrypts answered 500, and new data was written under the wrong key.
-Migration ``0024_key_canary`` stores one row (``key_canary``) encrypted under the first
+Migration ``0025_key_canary`` stores one row (``key_canary``) encrypted under the first
 key. ``check`` runs when the app is started through ``wsgi`` (gunicorn, and every
 ``flask --app wsgi`` command) and in ``migrations/env.py`` before ``flask db upgrade``
 migrates anything:

@@ -22,7 +22,7 @@ from tests.conftest import AUDIT_KEY
 PARALLEL = 8
 
 
-def _case_and_token(app) -> tuple[str, str]:  # noqa: ANN001
+def _case_and_token(app) -> tuple[str, str]:
     with app.app_context():
         case = receive(channel="sms", address="+79160000001", body="x", external_id="SM1").case
         token = create_token("audit-test", "staff")[1]
@@ -30,23 +30,23 @@ def _case_and_token(app) -> tuple[str, str]:  # noqa: ANN001
         return case.display_reference, token
 
 
-def _read_case(app, reference: str, token: str) -> int:  # noqa: ANN001
+def _read_case(app, reference: str, token: str) -> int:
     return app.test_client().get(f"/api/v1/cases/{reference}", headers={
         "Authorization": f"Bearer {token}"}).status_code
 
 
-def _verify(app):  # noqa: ANN001, ANN202
+def _verify(app):
     return app.test_cli_runner().invoke(args=["audit", "verify"])
 
 
-def _rows(app) -> list[AuditEvent]:  # noqa: ANN001
+def _rows(app) -> list[AuditEvent]:
     with app.app_context():
         rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
         db.session.expunge_all()
         return rows
 
 
-def _audited_requests(app, n: int = 4) -> None:  # noqa: ANN001
+def _audited_requests(app, n: int = 4) -> None:
     reference, token = _case_and_token(app)
     for _ in range(n):
         assert _read_case(app, reference, token) == 200
@@ -73,7 +73,7 @@ def test_deleting_the_newest_rows_is_detected(app):
     assert result.exit_code == 1 and "rows missing at the end" in result.output
 
 
-def _recompute_unkeyed(app, edit) -> None:  # noqa: ANN001
+def _recompute_unkeyed(app, edit) -> None:
     """What an attacker with database access did before: edit, then rebuild the chain."""
     with app.app_context():
         prev = audit.GENESIS_HASH
@@ -90,7 +90,7 @@ def _recompute_unkeyed(app, edit) -> None:  # noqa: ANN001
 def test_an_edited_row_is_detected_even_after_the_chain_is_rebuilt_without_the_key(app):
     _audited_requests(app)
 
-    def edit(rows):  # noqa: ANN001, ANN202
+    def edit(rows):
         rows[1].actor_label = "someone else"
 
     _recompute_unkeyed(app, edit)
@@ -198,7 +198,7 @@ def test_rechain_moves_the_chain_to_a_new_key(make_app, tmp_path):
 def test_the_migration_keys_the_existing_chain_and_keeps_evidence_of_a_break(app):
     _audited_requests(app, 3)
     with app.app_context():
-        downgrade(revision="0022_demo_accounts")  # back to the unkeyed SHA-256 chain
+        downgrade(revision="0023_drop_settings")  # back to the unkeyed SHA-256 chain
         db.session.remove()
         # Someone edited a legacy row without fixing the chain.
         db.session.execute(text("UPDATE audit_events SET actor_label = 'x' WHERE id = 2"))

@@ -28,7 +28,7 @@ WRONG = Fernet.generate_key().decode()
 REFUSAL = "HOTLINE_ENCRYPTION_KEYS cannot decrypt this database"
 
 
-def _stored_canary(app) -> str:  # noqa: ANN001
+def _stored_canary(app) -> str:
     with app.app_context():
         return db.session.execute(select(type_coerce(KeyCanary.value, Text()))).scalar_one()
 
@@ -90,7 +90,7 @@ def test_the_migration_refuses_to_seal_data_under_a_wrong_key(app, make_app):
     with app.app_context():
         receive(channel="sms", address="+79160000001", body="под старым ключом",
                 external_id="SM1")
-        downgrade(revision="0023_audit_hmac_chain")  # a database from before the canary
+        downgrade(revision="0024_audit_hmac_chain")  # a database from before the canary
         db.session.remove()
     wrong = make_app(HOTLINE_ENCRYPTION_KEYS=[WRONG])
     with wrong.app_context(), pytest.raises(SystemExit, match="cannot decrypt the data"):

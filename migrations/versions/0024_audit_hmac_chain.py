@@ -7,8 +7,8 @@ intact (and where it first broke, if not: the evidence stays in the new chain), 
 the head to the witness file (``HOTLINE_AUDIT_WITNESS``). An empty log is left empty.
 Downgrade re-chains with plain SHA-256 (the ``audit.rechained`` row stays).
 
-Revision ID: 0023_audit_hmac_chain
-Revises: 0022_demo_accounts
+Revision ID: 0024_audit_hmac_chain
+Revises: 0023_drop_settings
 """
 
 import hashlib
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from flask import current_app
 
-revision = "0023_audit_hmac_chain"
-down_revision = "0022_demo_accounts"
+revision = "0024_audit_hmac_chain"
+down_revision = "0023_drop_settings"
 branch_labels = None
 depends_on = None
 

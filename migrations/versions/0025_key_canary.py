@@ -4,8 +4,8 @@ Before storing it, the upgrade checks that the configured keys open the data alr
 there (one caller address or message body, if any): a wrong key must not become the
 canary. Start-up and ``db upgrade`` then refuse keys that cannot open the canary.
 
-Revision ID: 0024_key_canary
-Revises: 0023_audit_hmac_chain
+Revision ID: 0025_key_canary
+Revises: 0024_audit_hmac_chain
 """
 
 from datetime import UTC, datetime
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from flask import current_app
 
-revision = "0024_key_canary"
-down_revision = "0023_audit_hmac_chain"
+revision = "0025_key_canary"
+down_revision = "0024_audit_hmac_chain"
 branch_labels = None
 depends_on = None
 
