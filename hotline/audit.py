@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ GENESIS_HASH = "0" * 64
 _AUDIT_LOCK_ID = 0x484F544C
 # Where a session keeps the head it appended until it commits.
 _PENDING_HEAD = "hotline_audit_head"
+log = logging.getLogger(__name__)
 
 
 def canonical_payload(created_at: datetime, actor_label: str, action: str,
@@ -156,9 +158,16 @@ def write_witness(path: Path, head_id: int, head_hash: str, *, force: bool = Fal
 @event.listens_for(Session, "after_commit")
 def _witness_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING_HEAD, None)
-    if pending is not None:
-        head_id, head_hash, path = pending
+    if pending is None:
+        return
+    head_id, head_hash, path = pending
+    try:
         write_witness(Path(path), head_id, head_hash)
+    except OSError as exc:
+        # The rows are committed; failing the request now would only hide that. The
+        # witness stays behind, which ``audit verify`` reports; the log says why.
+        log.error("audit witness %s not written (%s); `audit verify` will report it",
+                  path, type(exc).__name__)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -210,3 +210,14 @@ def test_the_migration_keys_the_existing_chain_and_keeps_evidence_of_a_break(app
     last = _rows(app)[-1]
     assert last.action == "audit.rechained"
     assert last.detail["legacy_chain"] == "broken at event 2" and last.detail["rows"] == 3
+
+
+def test_an_unwritable_witness_does_not_fail_the_request_and_verify_reports_it(
+        make_app, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    app = make_app(HOTLINE_AUDIT_WITNESS=str(blocker / "witness"))
+    _audited_requests(app, 1)  # the API read answered 200 and was audited
+    assert len(_rows(app)) == 1
+    result = _verify(app)
+    assert result.exit_code == 1 and "no audit witness" in result.output
