@@ -7,7 +7,7 @@ record's token, Flask-Login's ``_user_id`` and ``_fresh``, the second factor pas
 sign-in and last-seen timestamps the idle and absolute lifetime checks read), signed with
 the app's own session serializer, so no password or TOTP code is needed. It also makes one
 API token per role, picks a case the staff member may see and notes the newest case id
-(what an open dashboard polls with).
+(what an open dashboard polls with) and the day of the first case (where "all time" starts).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from hotline.extensions import db
 from hotline.models import Case, Interaction, User, utcnow
 
 
-def session_cookie(app, user: User) -> str:  # noqa: ANN001
+def session_cookie(app, user: User) -> str:
     """A signed session cookie value for a fully signed-in ``user`` (signed in just now),
     with the server-side session record a real sign-in opens (the caller commits)."""
     serializer = app.session_interface.get_signing_serializer(app)
@@ -63,6 +63,7 @@ def main() -> None:
                    "supervisor": session_cookie(app, supervisor)}
         db.session.commit()
         latest_id = int(db.session.execute(select(func.max(Case.id))).scalar() or 0)
+        first = db.session.execute(select(func.min(Case.created_at))).scalar()
         cookie_name = app.config.get("SESSION_COOKIE_NAME", "session")
         print(json.dumps({
             "cookie_name": cookie_name,
@@ -70,6 +71,7 @@ def main() -> None:
             "tokens": tokens,
             "reference": format_reference(reference),
             "latest_id": latest_id,
+            "first_day": (first or utcnow()).date().isoformat(),
         }))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import WORK, app_env, pg_url  # noqa: E402
+from bench.common import WORK, app_env, pg_url
 
 
 def main() -> None:
@@ -56,6 +56,8 @@ def main() -> None:
             select(Case.reference).where(Case.assigned_to_id == staff_id)
             .order_by(Case.id.desc()).limit(1)).scalar_one())
         latest = int(db.session.execute(select(func.max(Case.id))).scalar() or 0)
+        first = db.session.execute(select(func.min(Case.created_at))).scalar()
+        first_day = (first or utcnow()).date().isoformat()
         tokens = {role: create_token(f"profile-{role}", role)[1] for role in users}
         db.session.commit()
         identities = {role: user.get_id() for role, user in users.items()}
@@ -65,15 +67,15 @@ def main() -> None:
     timings: list[tuple[float, str]] = []
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def _before(conn, cursor, statement, params, context, executemany):
         conn.info.setdefault("started", []).append(time.perf_counter())
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _after(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def _after(conn, cursor, statement, params, context, executemany):
         started = conn.info["started"].pop()
         timings.append(((time.perf_counter() - started) * 1000, statement))
 
-    for page in pages(reference, latest):
+    for page in pages(reference, latest, first_day):
         if args.only and args.only not in page.label:
             continue
         for role in ("staff", "supervisor"):

@@ -10,7 +10,9 @@ and a 200 must contain the page's marker text; anything else (a bounce to /login
 error page) fails the row and the run.
 
 Usage: ``bench/dashboard/run.sh [--cases N] [--db postgres|sqlite|both] [--pg-db NAME]
-[--requests N] [--reuse] [--smoke]``.
+[--requests N] [--reuse] [--smoke] [--only WORD,…]``. The first row, ``/healthz``, is the
+run's baseline: the other rows' p95 is also given as a multiple of its p95, which moves
+less than the absolute figures when other work shares the machine.
 Exit status 1 when a measured route answers anything unexpected or seeding fails.
 """
 
@@ -23,12 +25,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     HOST,
     ROOT,
     VENV_BIN,
@@ -45,6 +48,7 @@ from bench.common import (  # noqa: E402
 )
 
 PG_DB = "hotline_bench_dash"
+BASELINE = "baseline: /healthz (SELECT 1)"
 TARGET_P95_MS = 100.0
 WARMUP = 3
 # What an open dashboard's queue.js sends (it polls every POLL_INTERVAL_SECONDS).
@@ -63,10 +67,38 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def pages(reference: str, latest_id: int) -> list[Page]:
+def ranges(first_day: str, today: date | None = None) -> dict[str, tuple[str, str]]:
+    """The report ranges measured: (from, to) of 30 days, 365 days and all time (UTC days).
+
+    Written as explicit dates, so the same request measures code with and without the
+    report's presets; "all time" starts on the day of the first case.
+    """
+    today = today or datetime.now(UTC).date()
+    return {"30 days": ((today - timedelta(days=29)).isoformat(), today.isoformat()),
+            "365 days": ((today - timedelta(days=364)).isoformat(), today.isoformat()),
+            "all time": (min(first_day, today.isoformat()), today.isoformat())}
+
+
+def pages(reference: str, latest_id: int, first_day: str | None = None) -> list[Page]:
     """The measured routes, in report order."""
     supervisor_only = {"staff": 403, "supervisor": 200}
+    spans = ranges(first_day or datetime.now(UTC).date().isoformat())
+    report_rows = [
+        Page(f"report page ({label})", "page", f"/reports/?from={start}&to={end}",
+             'id="fig-total"', expect=supervisor_only)
+        for label, (start, end) in spans.items() if label != "30 days"]
+    start, end = spans["all time"]
+    report_rows.append(Page(
+        "report page (all time, filtered)", "page",
+        f"/reports/?from={start}&to={end}&channel=sms&language=ru&category=surrender",
+        'id="fig-total"', expect=supervisor_only))
+    stats_rows = [
+        Page(f"/api/v1/stats ({label})", "api", f"/api/v1/stats?since={start}&until={end}",
+             '"median_first_response_seconds"')
+        for label, (start, end) in spans.items() if label != "30 days"]
     return [
+        # The floor of this run: the whole stack and one round trip to the database.
+        Page(BASELINE, "api", "/healthz", '"ok"'),
         Page("queue (default)", "page", "/dashboard/", '<a class="ref" href="/dashboard/cases/'),
         Page("queue (filtered)", "page",
              "/dashboard/?status=in_progress&language=ru&category=surrender", "<h1>Queue</h1>"),
@@ -76,7 +108,9 @@ def pages(reference: str, latest_id: int) -> list[Page]:
              f'<span class="ref">{reference}</span>'),
         Page("report page (30 days)", "page", "/reports/", 'id="fig-total"',
              expect=supervisor_only),
+        *report_rows,
         Page("/api/v1/stats", "api", "/api/v1/stats", '"median_first_response_seconds"'),
+        *stats_rows,
         Page("/api/v1/cases", "api", "/api/v1/cases", '"next_cursor"'),
         Page("/api/v1/cases (filtered)", "api", "/api/v1/cases?status=new&language=ru",
              '"items"'),
@@ -223,7 +257,7 @@ def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str
         # current so counts can be index-only; the test server may run with autovacuum
         # off, and a freshly seeded table has an empty map. Vacuum once, as autovacuum would.
         facts["autovacuum"] = psql("SHOW autovacuum", database)
-        psql("VACUUM (ANALYZE) cases, interactions, callers", database)
+        psql("VACUUM (ANALYZE)", database)  # every table, the report roll-up included
     return env, facts
 
 
@@ -240,7 +274,11 @@ def run_db(db: str, args: argparse.Namespace) -> dict:
     creds = credentials(env)
     rows = []
     with Gunicorn("wsgi:app", env, args.port) as server:
-        rows_of = [(page, role) for page in pages(creds["reference"], creds["latest_id"])
+        wanted = [word for word in args.only.split(",") if word]
+        rows_of = [(page, role) for page in pages(creds["reference"], creds["latest_id"],
+                                                  creds["first_day"])
+                   if not wanted or page.label == BASELINE
+                   or any(word in page.label for word in wanted)
                    for role in ("staff", "supervisor")]
         for (page, role), result in zip(rows_of, measure(args.port, rows_of, creds,
                                                          args.requests), strict=True):
@@ -252,12 +290,15 @@ def run_db(db: str, args: argparse.Namespace) -> dict:
     return {"facts": facts, "rows": rows}
 
 
-def cell(result: dict | None) -> str:
+def cell(result: dict | None, baseline: dict | None = None) -> str:
+    """p50 / p95 (answer size), and the p95 as a multiple of the run's baseline p95."""
     if result is None:
         return "–"
     if result["status"] == "failed":
         return result["text"]
     figures = f"{result['p50_ms']:.1f} / {result['p95_ms']:.1f}"
+    if baseline and baseline.get("status") == 200 and baseline["p95_ms"] > 0:
+        figures += f" (×{result['p95_ms'] / baseline['p95_ms']:.1f})"
     if result["status"] != 200:
         return f"{figures} ({result['text']})"
     return f"{figures} ({result['bytes'] / 1024:.0f} KB)"
@@ -277,14 +318,15 @@ def report(results: dict, args: argparse.Namespace) -> list[str]:
               f"load average after {facts['load_after']}")
     print(f"{args.requests} requests per row after {WARMUP} warm-up requests, one at a time, "
           "rows taking turns, each row on its own keep-alive connection; every answer "
-          "checked for its status and a marker; cells are p50 / p95 in ms (answer size)")
+          "checked for its status and a marker; cells are p50 / p95 in ms (p95 as a multiple "
+          "of the baseline row's p95 in the same run) (answer size)")
     print()
     print("| page | role | " + " | ".join(dbs) + " |")
     print("|---|---|" + "---|" * len(dbs))
     missed = []
     index = {db: {(r["page"], r["role"]): r for r in results[db]["rows"]} for db in dbs}
     for key in index[dbs[0]]:
-        cells = [cell(index[db].get(key)) for db in dbs]
+        cells = [cell(index[db].get(key), index[db].get((BASELINE, key[1]))) for db in dbs]
         print(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
         pg = index.get("postgres", {}).get(key)
         if pg and pg["status"] == 200 and pg["p95_ms"] >= TARGET_P95_MS:
@@ -308,6 +350,9 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="keep a database that already holds enough cases")
     parser.add_argument("--smoke", action="store_true", help="300 cases, 5 requests a row")
+    parser.add_argument("--only", default="",
+                        help="measure only rows whose label contains one of these "
+                             "comma-separated words (the baseline row always runs)")
     args = parser.parse_args()
     if args.smoke:
         args.cases, args.requests = 300, 5

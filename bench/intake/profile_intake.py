@@ -7,8 +7,11 @@ request without server or client noise. Usage::
 
     .venv/bin/python bench/intake/profile_intake.py [--requests N] [--pyinstrument]
 
-Prints statements and commits per request (new senders and repeat callers apart) and
-the mean time per request; with ``--pyinstrument`` also the call tree.
+Prints statements and commits per request (new senders and repeat callers apart), the
+mean time per request, this process's CPU and the PostgreSQL backends' CPU per request
+(read from ``/proc``, so PostgreSQL must run on this machine: it is where the report
+roll-up's triggers run); with ``--pyinstrument`` also the call tree. ``--no-rollup``
+drops the roll-up's triggers after the upgrade, to measure what they cost.
 """
 
 from __future__ import annotations
@@ -22,10 +25,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import app_env, drop_database, flask, log, recreate_database  # noqa: E402
-from bench.intake.run import PATH, build_requests  # noqa: E402
+from bench.common import (
+    app_env,
+    drop_database,
+    flask,
+    log,
+    psql,
+    recreate_database,
+)
+from bench.intake.run import PATH, build_requests
 
 DATABASE = "hotline_bench_intake_profile"
+
+
+def backend_cpu(database: str) -> float:
+    """CPU seconds (user + system) used so far by the PostgreSQL backends of ``database``."""
+    pids = psql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}'",  # noqa: S608
+                "postgres").split()
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def main() -> int:
@@ -37,10 +62,15 @@ def main() -> int:
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--show", action="store_true",
                         help="print the statements of the first new-sender request")
+    parser.add_argument("--no-rollup", action="store_true",
+                        help="drop the report roll-up's triggers first (to measure them)")
     args = parser.parse_args()
 
     env = app_env(recreate_database(args.database))
     flask(["db", "upgrade"], env)
+    if args.no_rollup:
+        for name in ("inserted", "deleted", "updated", "truncated"):
+            psql(f"DROP TRIGGER IF EXISTS report_cases_{name} ON cases", args.database)
     os.environ.update(env)
 
     from sqlalchemy import event
@@ -87,13 +117,14 @@ def main() -> int:
         tracer = cProfile.Profile()
         tracer.enable()
     started, cpu_started = time.perf_counter(), time.process_time()
+    backend_started = backend_cpu(args.database)
     for _sid, signature, body in rows[50:]:
         sender = body.split("From=", 1)[1].split("&", 1)[0]
         counts.clear()
         response = client.post(PATH, data=body, headers={
             "X-Twilio-Signature": signature,
             "Content-Type": "application/x-www-form-urlencoded"})
-        if response.status_code != 200:  # noqa: PLR2004
+        if response.status_code != 200:
             raise RuntimeError(f"status {response.status_code}")
         kind = "repeat caller" if sender in seen else "new sender"
         seen.add(sender)
@@ -104,6 +135,7 @@ def main() -> int:
         elif shown is not None:
             shown.clear()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    backend = backend_cpu(args.database) - backend_started
     if profiler:
         profiler.stop()
     if args.cprofile:
@@ -113,7 +145,9 @@ def main() -> int:
         pstats.Stats(tracer).sort_stats("tottime").print_stats(45)
     n = len(rows) - 50
     print(f"{n} requests in-process: {elapsed / n * 1000:.2f} ms per request, "
-          f"{cpu / n * 1000:.2f} ms CPU of this process")
+          f"{cpu / n * 1000:.2f} ms CPU of this process, "
+          f"{backend / n * 1000:.3f} ms CPU of PostgreSQL"
+          + (" (roll-up triggers dropped)" if args.no_rollup else ""))
     for kind, values in per_kind.items():
         if values:
             print(f"{kind}: {len(values)} requests, "
