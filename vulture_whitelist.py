@@ -57,10 +57,9 @@ stop_background_thread  # tests/messaging/: stops the development outbox thread
 batches  # SeedReport: tests/app/test_demo_seed.py
 _.batches
 
-# Dead, and removed by the report roll-up rework now on its own branch (issue 19): delete
-# these two lines when it lands (reports/queries.py is also exempt from mypy until then).
-parse_day
-first_response_seconds
-
 # Called by migrations (not in vulture's paths) and the tests.
 canary_token  # migrations/versions/0025_key_canary.py; tests/conftest.py (PostgreSQL cleanup)
+
+# The report roll-up's bucket rule in Python: tests/reports/test_rollup.py checks it
+# against the SQL of hotline/reports/buckets.py and of migration 0024.
+bucket_of

@@ -22,6 +22,7 @@ from hotline.intake.cli import intake_cli
 from hotline.messaging.cli import outbox_cli
 from hotline.models import User
 from hotline.ops.commands import keys_cli, retention_cli
+from hotline.reports.cli import reports_cli
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
@@ -113,7 +114,7 @@ def audit_rechain(old_key_file: str | None) -> None:
 def register(app: Flask) -> None:
     """Attach every command group to ``app``."""
     groups = (users_cli, tokens_cli, audit_cli, intake_cli, outbox_cli, simulate_cli,
-              keys_cli, retention_cli, demo_cli, telegram_cli)
+              keys_cli, retention_cli, demo_cli, telegram_cli, reports_cli)
     if "telegram" not in simulate_cli.commands:
         simulate_cli.add_command(simulate_telegram)
     for group in groups:

@@ -6,7 +6,7 @@ the blind index ``Caller.address_index``, never by the clear address.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -14,10 +14,12 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Computed,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
     false,
@@ -46,14 +48,14 @@ class UTCDateTime(db.TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001
+    def process_bind_param(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
-    def process_result_value(self, value, dialect):  # noqa: ANN001
+    def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
@@ -333,3 +335,44 @@ class KeyCanary(db.Model):
     value: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+
+class ReportDay(db.Model):
+    """Cases opened per UTC day, channel and language: the report's roll-up (0024).
+
+    ``category`` is ``'*'`` for all cases, or a category for the classified ones;
+    ``language`` is ``''`` when unset. Written only by the triggers on ``cases`` (and
+    ``flask reports rebuild``); see ``hotline.reports.rollup``.
+    """
+
+    __tablename__ = "report_days"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class ReportFact(db.Model):
+    """Monthly counts per filter combination and measure: the report's roll-up (0024).
+
+    ``channel`` / ``language`` / ``category`` are a value, ``''`` (unset) or ``'*'`` (any);
+    ``measure`` is status, urgency, affiliation, category, response (bucket), resolution or
+    closed_by (assignee id). Written only by the triggers on ``cases``.
+    """
+
+    __tablename__ = "report_facts"
+    __table_args__ = (
+        PrimaryKeyConstraint("channel", "language", "category", "month", "measure", "value",
+                             postgresql_include=["n"]),
+        {"sqlite_with_rowid": False},
+    )
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)

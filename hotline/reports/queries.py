@@ -1,11 +1,12 @@
 """The one query layer for case statistics; the report page and ``/api/v1/stats`` share it.
 
-Every figure is computed in SQL over an index (see migration ``0006_reports``), so the
-cost grows with the cases *in the chosen range* (or currently open), not with the whole
-table. On PostgreSQL the breakdowns come from one ``GROUPING SETS`` scan and the
-percentiles from ``percentile_cont``; SQLite (the small embedded deployment) runs one
-``GROUP BY`` per breakdown and an ``ORDER BY … LIMIT/OFFSET`` percentile that
-interpolates exactly as ``percentile_cont`` does, so both databases give equal numbers.
+Range figures (counts of cases opened in the range, closures in the range, first-response
+percentiles) come from the roll-up (``hotline.reports.rollup``, migration
+``0024_report_rollup``): whole days and months from its tables, the partial ends of the
+range from ``cases``, so a year or all time costs about what a month does. Percentiles
+are exact and interpolate as PostgreSQL's ``percentile_cont``, on both databases. The
+state *now* (backlog, callback queue, open cases per staff member) is read from the open
+cases through their partial indexes (migrations ``0006``, ``0016``).
 
 Date-range figures count cases *opened* in ``[since, until)``; closures count cases
 *closed* in the range; the backlog, the callback queue and open cases per staff member
@@ -14,16 +15,16 @@ are the state *now*. The channel / language / category filters apply to all of t
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Date, and_, case, cast, func, select, tuple_
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.cases.ordering import CLOSED_RANK_MIN
 from hotline.extensions import db
 from hotline.models import Case, User
+from hotline.reports import rollup
 
 UNSET = "unset"
 # (key, label, upper bound of the age): the open backlog buckets, youngest first.
@@ -62,6 +63,10 @@ class StatsFilter:
         """Cases opened in the range, within the scope."""
         return [Case.created_at >= self.since, Case.created_at < self.until, *self.scope()]
 
+    def rollup_scope(self) -> rollup.Scope:
+        """The filters as the roll-up reads them."""
+        return rollup.Scope(self.channel or None, self.language or None, self.category or None)
+
 
 @dataclass
 class CaseStats:
@@ -75,7 +80,6 @@ class CaseStats:
     by_day: list[dict[str, object]]
     callback_needed: int
     median_first_response_seconds: float | None
-    extra: dict[str, object] = field(default_factory=dict)
 
     def as_api(self) -> dict[str, object]:
         """The JSON shape of ``GET /api/v1/stats`` (keys fixed by DESIGN.md)."""
@@ -131,112 +135,32 @@ def default_range(now: datetime | None = None, days: int = 30) -> tuple[datetime
     return until - timedelta(days=days), until
 
 
-def parse_day(value: str | None) -> date | None:
-    """A ``YYYY-MM-DD`` string as a date; ValueError when malformed."""
-    if not value:
-        return None
-    return date.fromisoformat(value)
-
-
-def _postgres() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
-def day_expression() -> ColumnElement:
-    """SQL expression for the UTC calendar day of ``Case.created_at``."""
-    if _postgres():
-        return cast(func.timezone("UTC", Case.created_at), Date)
-    return func.date(Case.created_at)
-
-
 def _key(value: object) -> str:
     return UNSET if value is None else str(value)
 
 
-def breakdowns(flt: StatsFilter, columns: dict[str, ColumnElement]) -> dict[str, dict[str, int]]:
-    """Counts of cases opened in the range, grouped by each of ``columns`` separately."""
-    out: dict[str, dict[str, int]] = {name: {} for name in columns}
-    if _postgres():
-        exprs = list(columns.values())
-        flags = [func.grouping(expr) for expr in exprs]
-        stmt = (select(*exprs, *flags, func.count()).where(*flt.conditions())
-                .group_by(func.grouping_sets(*[tuple_(expr) for expr in exprs])))
-        width = len(exprs)
-        for row in db.session.execute(stmt):
-            for index, name in enumerate(columns):
-                if row[width + index] == 0:  # this row groups by that column
-                    out[name][_key(row[index])] = row[-1]
-                    break
-        return out
-    for name, expr in columns.items():
-        rows = db.session.execute(
-            select(expr, func.count()).where(*flt.conditions()).group_by(expr))
-        out[name] = {_key(key): count for key, count in rows}
+def _keyed(counts: dict) -> dict[str, int]:
+    """Counts keyed as the API and page show them (unset values as ``unset``), no zeros."""
+    out: dict[str, int] = {}
+    for key, count in counts.items():
+        if count:
+            out[_key(key)] = out.get(_key(key), 0) + count
     return out
 
 
-def _days(flt: StatsFilter, counts: dict[str, int]) -> list[dict[str, object]]:
+def _days(flt: StatsFilter, counts: dict[date, int]) -> list[dict[str, object]]:
     """Every UTC day of the range, zeros included."""
     out = []
-    current = flt.since.date()
-    last = (flt.until - timedelta(microseconds=1)).date()
+    current = flt.since.astimezone(UTC).date()
+    last = (flt.until - timedelta(microseconds=1)).astimezone(UTC).date()
     while current <= last:
-        out.append({"date": current.isoformat(), "count": counts.get(current.isoformat(), 0)})
+        out.append({"date": current.isoformat(), "count": counts.get(current, 0)})
         current += timedelta(days=1)
     return out
 
 
-def by_day(flt: StatsFilter) -> list[dict[str, object]]:
-    """Cases opened per UTC day, every day of the range present (zeros included)."""
-    return _days(flt, breakdowns(flt, {"day": day_expression()})["day"])
-
-
-def _response_seconds() -> ColumnElement:
-    if _postgres():
-        # date_part gives double precision, what percentile_cont sorts; EXTRACT gives
-        # numeric (PostgreSQL 14+), a third slower to compute and convert per case.
-        return func.date_part("epoch", Case.first_response_at - Case.created_at)
-    return (func.julianday(Case.first_response_at) - func.julianday(Case.created_at)) * 86400.0
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), SECONDS_DIGITS)
-
-
-def response_percentiles(flt: StatsFilter, fractions: tuple[float, ...] = (MEDIAN, P90)
-                         ) -> tuple[int, list[float | None]]:
-    """How many cases got a first response, and the given percentiles of its delay.
-
-    Percentiles interpolate linearly between ranks, as PostgreSQL's ``percentile_cont``.
-    Cases whose recorded first response precedes their opening are left out.
-    """
-    seconds = _response_seconds()
-    conds = [*flt.conditions(), Case.first_response_at.is_not(None),
-             Case.first_response_at >= Case.created_at]
-    if _postgres():
-        row = db.session.execute(select(
-            func.count(),
-            *[func.percentile_cont(p).within_group(seconds) for p in fractions],
-        ).where(*conds)).one()
-        return row[0], [_round(value) for value in row[1:]]
-    count = db.session.execute(select(func.count()).where(*conds)).scalar_one()
-    values: list[float | None] = []
-    for p in fractions:
-        if not count:
-            values.append(None)
-            continue
-        position = p * (count - 1)
-        low = math.floor(position)
-        pair = db.session.execute(select(seconds).where(*conds).order_by(seconds)
-                                  .offset(low).limit(2)).scalars().all()
-        upper = pair[1] if len(pair) > 1 else pair[0]
-        values.append(_round(pair[0] + (upper - pair[0]) * (position - low)))
-    return count, values
-
-
-def first_response_seconds(flt: StatsFilter) -> float | None:
-    """The median delay to first response in seconds (None when nobody was answered)."""
-    return response_percentiles(flt, (MEDIAN,))[1][0]
 
 
 def _open(flt: StatsFilter) -> list[ColumnElement[bool]]:
@@ -260,29 +184,40 @@ def callback_queue(flt: StatsFilter) -> tuple[int, datetime | None]:
 
 def case_stats(flt: StatsFilter) -> CaseStats:
     """The headline figures for ``flt`` (the API's numbers; the page shows the same)."""
-    return _case_stats(flt, {}, (MEDIAN,))[0]
+    return _case_stats(flt, (MEDIAN,))[0]
 
 
-def _case_stats(flt: StatsFilter, more: dict[str, ColumnElement], fractions: tuple[float, ...]
-                ) -> tuple[CaseStats, int, list[float | None], datetime | None]:
-    """The CaseStats, how many were answered, the ``fractions`` percentiles, oldest callback."""
-    columns = {"status": Case.status, "category": Case.category, "channel": Case.channel,
-               "language": Case.language, "day": day_expression(), **more}
-    groups = breakdowns(flt, columns)
-    responded, percentiles = response_percentiles(flt, fractions)
+@dataclass
+class _RangeStats:
+    stats: CaseStats
+    figures: rollup.Figures
+    cohort: dict[str, dict[str | None, int]]
+    responded: int
+    percentiles: list[float | None]
+    callback_oldest: datetime | None
+
+
+def _case_stats(flt: StatsFilter, fractions: tuple[float, ...]
+                ) -> tuple[CaseStats, _RangeStats]:
+    """The CaseStats and what the report adds to them, from the roll-up."""
+    scope = flt.rollup_scope()
+    figures = rollup.range_figures(flt.since, flt.until, scope)
+    cohort = rollup.with_defaults(figures)
+    responded, values = rollup.percentiles(figures.by["response"], fractions, flt.since,
+                                           flt.until, scope)
     queue, oldest = callback_queue(flt)
+    percentiles = [_round(value) for value in values]
     stats = CaseStats(
-        total=sum(groups["status"].values()),
-        by_status=groups["status"],
-        by_category=groups["category"],
-        by_channel=groups["channel"],
-        by_language=groups["language"],
-        by_day=_days(flt, groups["day"]),
+        total=figures.total,
+        by_status=_keyed(cohort["status"]),
+        by_category=_keyed(cohort["category"]),
+        by_channel=_keyed(figures.by["channel"]),
+        by_language=_keyed(figures.by["language"]),
+        by_day=_days(flt, figures.by_day),
         callback_needed=queue,
         median_first_response_seconds=percentiles[0],
-        extra={name: groups[name] for name in more},
     )
-    return stats, responded, percentiles, oldest
+    return stats, _RangeStats(stats, figures, cohort, responded, percentiles, oldest)
 
 
 def open_total(flt: StatsFilter) -> int:
@@ -301,6 +236,7 @@ def backlog(flt: StatsFilter, now: datetime, total: int | None = None
     """
     buckets = []
     lower: timedelta | None = None
+    oldest_counted = timedelta(0)
     for key, _label, upper in BACKLOG_BUCKETS:
         if upper is None:
             break
@@ -308,9 +244,9 @@ def backlog(flt: StatsFilter, now: datetime, total: int | None = None
         if lower is not None:
             conds.append(Case.created_at <= now - lower)
         buckets.append(func.count(case((and_(*conds), 1))).label(key))
-        lower = upper
+        lower = oldest_counted = upper
     row = db.session.execute(
-        select(*buckets).where(*_open(flt), Case.created_at > now - lower)).one()
+        select(*buckets).where(*_open(flt), Case.created_at > now - oldest_counted)).one()
     recent = [count or 0 for count in row]
     if total is None:
         total = open_total(flt)
@@ -319,36 +255,24 @@ def backlog(flt: StatsFilter, now: datetime, total: int | None = None
             for index, (key, label, _upper) in enumerate(BACKLOG_BUCKETS)]
 
 
-def _closures(flt: StatsFilter) -> list[tuple[int | None, str | None, int]]:
-    """(assignee id, resolution, count) of cases closed in the range."""
-    rows = db.session.execute(
-        select(Case.assigned_to_id, Case.resolution, func.count())
-        .where(Case.closed_at >= flt.since, Case.closed_at < flt.until,
-               Case.status == "closed", *flt.scope())
-        .group_by(Case.assigned_to_id, Case.resolution))
-    return [(user_id, resolution, count) for user_id, resolution, count in rows]
-
-
 def open_by_assignee(flt: StatsFilter) -> dict[int | None, int]:
     """Open cases now per assignee id (None: unassigned), within the scope."""
-    return dict(db.session.execute(
+    rows = db.session.execute(
         select(Case.assigned_to_id, func.count()).where(*_open(flt))
-        .group_by(Case.assigned_to_id)).all())
+        .group_by(Case.assigned_to_id))
+    return {assignee: count for assignee, count in rows}
 
 
-def staff_load(flt: StatsFilter, closures: list[tuple[int | None, str | None, int]],
+def staff_load(flt: StatsFilter, closed: dict[int | None, int],
                open_rows: dict[int | None, int] | None = None) -> list[StaffLoad]:
-    """Open cases now and closures in the range per staff member (three queries, no N+1).
+    """Open cases now and closures in the range per staff member (two queries, no N+1).
 
     Every active user is listed, even with nothing on their desk; unassigned work has
-    its own row at the end. ``open_rows`` is ``open_by_assignee(flt)`` when the caller
-    already has it.
+    its own row at the end. ``closed`` is closures per assignee id; ``open_rows`` is
+    ``open_by_assignee(flt)`` when the caller already has it.
     """
     if open_rows is None:
         open_rows = open_by_assignee(flt)
-    closed: dict[int | None, int] = {}
-    for user_id, _resolution, count in closures:
-        closed[user_id] = closed.get(user_id, 0) + count
     ids = {key for key in (*open_rows, *closed) if key is not None}
     users = db.session.execute(
         select(User.id, User.display_name).where((User.active.is_(True)) | User.id.in_(ids))
@@ -362,22 +286,18 @@ def staff_load(flt: StatsFilter, closures: list[tuple[int | None, str | None, in
 def report(flt: StatsFilter, now: datetime | None = None) -> Report:
     """All the figures of the report page for ``flt``."""
     now = now or datetime.now(UTC)
-    stats, responded, (_median, p90), oldest = _case_stats(
-        flt, {"affiliation": Case.affiliation, "urgency": Case.urgency}, (MEDIAN, P90))
-    closures = _closures(flt)
+    stats, more = _case_stats(flt, (MEDIAN, P90))
     # One pass over the open cases serves the staff table and the backlog total.
     open_rows = open_by_assignee(flt)
-    by_resolution: dict[str, int] = {}
-    for _user_id, resolution, count in closures:
-        by_resolution[_key(resolution)] = by_resolution.get(_key(resolution), 0) + count
+    closed_by = {key: count for key, count in more.figures.by["closed_by"].items() if count}
     return Report(
         stats=stats,
-        by_affiliation=stats.extra["affiliation"],  # type: ignore[arg-type]
-        by_urgency=stats.extra["urgency"],  # type: ignore[arg-type]
-        responded=responded,
-        p90_first_response_seconds=p90,
+        by_affiliation=_keyed(more.cohort["affiliation"]),
+        by_urgency=_keyed(more.cohort["urgency"]),
+        responded=more.responded,
+        p90_first_response_seconds=more.percentiles[1],
         backlog=backlog(flt, now, total=sum(open_rows.values())),
-        callback_oldest=oldest,
-        closed_by_resolution=by_resolution,
-        staff=staff_load(flt, closures, open_rows),
+        callback_oldest=more.callback_oldest,
+        closed_by_resolution=_keyed(more.figures.by["resolution"]),
+        staff=staff_load(flt, closed_by, open_rows),
     )

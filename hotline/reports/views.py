@@ -20,8 +20,8 @@ from hotline.auth.guards import staff_required
 from hotline.cases.vocabularies import CHANNELS, CLASSIFICATIONS, LANGUAGES, classification_choices
 from hotline.cases.workflow import RESOLUTIONS, STATUSES
 from hotline.extensions import db
-from hotline.reports import charts, export
-from hotline.reports.params import ReportInputError, ReportParams, parse
+from hotline.reports import charts, export, rollup
+from hotline.reports.params import PRESETS, ReportInputError, ReportParams, parse
 from hotline.reports.queries import report
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -57,7 +57,7 @@ def duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def _breakdowns(data) -> list[dict]:  # noqa: ANN001
+def _breakdowns(data) -> list[dict]:
     stats = data.stats
     categories = _categories()
     sections = [
@@ -81,7 +81,7 @@ def _breakdowns(data) -> list[dict]:  # noqa: ANN001
 def index():
     """The report page for the chosen range and filters (default: the last 30 days)."""
     try:
-        params = parse(request.args, _categories())
+        params = parse(request.args, _categories(), first_case_day=rollup.first_day)
     except ReportInputError as exc:
         return render_template("reports/index.html", error=str(exc), params=None,
                                form=request.args, **_choices()), 400
@@ -101,7 +101,8 @@ def _month_day(iso_day: str) -> str:
 
 
 def _choices() -> dict:
-    return {"channels": CHANNELS, "languages": LANGUAGES, "categories": _categories()}
+    return {"channels": CHANNELS, "languages": LANGUAGES, "categories": _categories(),
+            "presets": PRESETS}
 
 
 def _filename(params: ReportParams) -> str:
@@ -113,7 +114,7 @@ def _filename(params: ReportParams) -> str:
 def export_csv():
     """One row per case opened in the range, streamed; every export is audited."""
     try:
-        params = parse(request.args, _categories())
+        params = parse(request.args, _categories(), first_case_day=rollup.first_day)
     except ReportInputError as exc:
         return Response(str(exc) + "\n", status=400, mimetype="text/plain")
     flt = params.filter

@@ -8,11 +8,20 @@ from sqlalchemy import inspect
 
 from hotline.extensions import db
 
+# Migration 0024's index over an expression (the delay to first response, written per
+# dialect): the models do not declare it (SQLite reflection skips it, see pyproject.toml).
+EXPRESSION_INDEXES = frozenset({"ix_cases_first_response"})
+
+
+def _not_expression_index(obj, name, type_, reflected, compare_to) -> bool:
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
 
 def test_upgrade_matches_the_models(app_ctx):
     """The per-test database was built by ``flask db upgrade``: no drift from the models."""
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                        "include_object": _not_expression_index})
         diff = compare_metadata(context, db.metadata)
     assert diff == []
 
@@ -27,7 +36,7 @@ def test_every_model_table_exists_with_its_indexes(app_ctx):
 
 
 def test_the_unused_settings_table_is_dropped_and_comes_back_on_downgrade(app_ctx):
-    """Migration 0023_drop_settings (the ``Setting`` model nothing used)."""
+    """Migration 0024_drop_settings (the ``Setting`` model nothing used)."""
     from flask_migrate import downgrade, upgrade
 
     def tables() -> set[str]:

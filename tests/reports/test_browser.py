@@ -76,3 +76,9 @@ def test_report_page_in_chromium_and_screenshot(app, live_server, page, make_use
     assert errors == []  # no CSP violations, nothing blocked
 
     assert screenshot(page, "reports.png").stat().st_size > 10_000
+    # The presets are plain links: "Last 12 months" reloads the page with that range.
+    page.click('#report-presets a[data-range="12m"]')
+    assert page.locator('#report-presets a[aria-current="true"]').inner_text() == "Last 12 months"
+    assert page.locator("#fig-total").inner_text() == str(total)
+    assert page.locator("#chart-day rect.bar").count() in (365, 366)
+    assert errors == []
