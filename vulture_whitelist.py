@@ -61,5 +61,5 @@ _.batches
 canary_token  # migrations/versions/0025_key_canary.py; tests/conftest.py (PostgreSQL cleanup)
 
 # The report roll-up's bucket rule in Python: tests/reports/test_rollup.py checks it
-# against the SQL of hotline/reports/buckets.py and of migration 0024.
+# against the SQL of hotline/reports/buckets.py and of migration 0026.
 bucket_of

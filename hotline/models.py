@@ -337,7 +337,7 @@ class KeyCanary(db.Model):
 
 
 class ReportDay(db.Model):
-    """Cases opened per UTC day, channel and language: the report's roll-up (0024).
+    """Cases opened per UTC day, channel and language: the report's roll-up (0026).
 
     ``category`` is ``'*'`` for all cases, or a category for the classified ones;
     ``language`` is ``''`` when unset. Written only by the triggers on ``cases`` (and
@@ -355,7 +355,7 @@ class ReportDay(db.Model):
 
 
 class ReportFact(db.Model):
-    """Monthly counts per filter combination and measure: the report's roll-up (0024).
+    """Monthly counts per filter combination and measure: the report's roll-up (0026).
 
     ``channel`` / ``language`` / ``category`` are a value, ``''`` (unset) or ``'*'`` (any);
     ``measure`` is status, urgency, affiliation, category, response (bucket), resolution or

@@ -12,7 +12,7 @@ octave, so a bucket never spans more than 1/16 of its delay. A bucket is named b
 lower bound in seconds. Delays beyond ``2 ** MAX_OCTAVE`` seconds (68 years) share the
 last bucket.
 
-Migration ``0024_report_rollup`` carries a copy of ``bucket_sql`` and ``seconds_sql``
+Migration ``0026_report_rollup`` carries a copy of ``bucket_sql`` and ``seconds_sql``
 (its triggers and its index use them); ``tests/test_reports_rollup.py`` checks that the
 copies agree.
 """

@@ -2,7 +2,7 @@
 
 Range figures (counts of cases opened in the range, closures in the range, first-response
 percentiles) come from the roll-up (``hotline.reports.rollup``, migration
-``0024_report_rollup``): whole days and months from its tables, the partial ends of the
+``0026_report_rollup``): whole days and months from its tables, the partial ends of the
 range from ``cases``, so a year or all time costs about what a month does. Percentiles
 are exact and interpolate as PostgreSQL's ``percentile_cont``, on both databases. The
 state *now* (backlog, callback queue, open cases per staff member) is read from the open

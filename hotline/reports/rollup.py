@@ -1,6 +1,6 @@
 """The report's roll-up: what it stores, how a date range is answered from it, rebuild.
 
-Migration ``0024_report_rollup`` creates two tables, kept exact by triggers on ``cases``
+Migration ``0026_report_rollup`` creates two tables, kept exact by triggers on ``cases``
 in the same transaction as every change (intake, staff actions, retention, the demo
 seed, SQL by hand), and two views that compute the same rows from ``cases``:
 

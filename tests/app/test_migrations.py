@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from hotline.extensions import db
 
-# Migration 0024's index over an expression (the delay to first response, written per
+# Migration 0026's index over an expression (the delay to first response, written per
 # dialect): the models do not declare it (SQLite reflection skips it, see pyproject.toml).
 EXPRESSION_INDEXES = frozenset({"ix_cases_first_response"})
 
@@ -36,7 +36,7 @@ def test_every_model_table_exists_with_its_indexes(app_ctx):
 
 
 def test_the_unused_settings_table_is_dropped_and_comes_back_on_downgrade(app_ctx):
-    """Migration 0024_drop_settings (the ``Setting`` model nothing used)."""
+    """Migration 0026_drop_settings (the ``Setting`` model nothing used)."""
     from flask_migrate import downgrade, upgrade
 
     def tables() -> set[str]:

@@ -4,7 +4,7 @@ The intake runs for every message of a burst (bench/README.md); these tests keep
 change from quietly adding round trips or commits. They also pin the Core statements'
 behaviour that the ORM used to provide: case versions, caller name and language.
 
-The report roll-up (migration 0024) adds no statement: its triggers run inside the case
+The report roll-up (migration 0026) adds no statement: its triggers run inside the case
 insert (one ``report_days`` upsert for a new case, ~0.03 ms in PostgreSQL, measured by
 ``bench/intake/rollup_cost.py``) and do not fire for a repeat message's update
 (``tests/reports/test_rollup.py`` checks that it leaves the roll-up alone).

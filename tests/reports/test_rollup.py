@@ -35,7 +35,7 @@ AFFILIATIONS = ("russia", "dprk", "other", "unknown")
 URGENCIES = ("immediate", "high", "normal")
 LANGUAGES = ("ko", "ru", "uk", "en")
 MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / \
-    "0024_report_rollup.py"
+    "0026_report_rollup.py"
 
 
 def _key(value: object) -> str:

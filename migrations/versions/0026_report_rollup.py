@@ -1,7 +1,7 @@
 """report roll-up: daily and monthly counts kept exact by triggers on cases
 
-Revision ID: 0024_report_rollup
-Revises: 0023_drop_settings
+Revision ID: 0026_report_rollup
+Revises: 0025_key_canary
 
 Two tables hold what the supervisor report and ``/api/v1/stats`` count, so a report over
 a year or over all time reads a few thousand rows instead of every case:
@@ -37,8 +37,8 @@ percentile read (``hotline.reports.rollup``).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024_report_rollup"
-down_revision = "0023_drop_settings"
+revision = "0026_report_rollup"
+down_revision = "0025_key_canary"
 branch_labels = None
 depends_on = None
 
