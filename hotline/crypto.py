@@ -139,3 +139,17 @@ def mask_number(e164: str) -> str:
     hidden = "*" * max(len(national) - 2, 0)
     groups = [hidden[i:i + 3] for i in range(0, len(hidden), 3)]
     return f"+{number.country_code} {' '.join(groups)} {national[-2:]}".replace("  ", " ")
+
+
+def mask_contact(text: str) -> str:
+    """Contact details as staff see them before an audited reveal.
+
+    A phone number is masked like a caller's number; anything else (an e-mail, a
+    messenger handle) keeps only its last two characters.
+    """
+    try:
+        return mask_number(normalise_address("phone", text))
+    except ValueError:
+        pass
+    visible = text.strip()[-2:]
+    return "*" * 6 + " " + visible if len(text.strip()) > 4 else "***"

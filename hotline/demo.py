@@ -53,6 +53,7 @@ from sqlalchemy import func, select, text
 
 from hotline.auth import steps
 from hotline.auth.passwords import generate_password, hash_password, new_session_token
+from hotline.cases import timeline
 from hotline.cases.references import new_reference
 from hotline.cases.vocabularies import CLASSIFICATIONS
 from hotline.cases.workflow import RESOLUTIONS
@@ -294,8 +295,8 @@ class _Generator:
             CATEGORY_WEIGHTS.get(category, 1) for category in self.categories))
         self.caller_types = CLASSIFICATIONS["caller_type"]
         self.affiliations = CLASSIFICATIONS["affiliation"]
-        self.meta_empty = "{}"
-        self.meta_delivered = json.dumps({"auto_reply": False})
+        self.meta_empty = json.dumps(timeline.message_in_meta())
+        self.meta_delivered = json.dumps(timeline.message_out_meta())
 
     def created_at(self, number: float) -> datetime:
         """When case ``number`` (fractional: within its slot) came in; grows with it."""
@@ -358,11 +359,11 @@ class _Generator:
             come_back = None
             if returns_at is not None:
                 come_back = self.created_at(returns_at)
-            row, timeline = self._case_row(case_id, this_caller, channel, language, created,
-                                           come_back, interaction_id)
+            row, entries = self._case_row(case_id, this_caller, channel, language, created,
+                                          come_back, interaction_id)
             cases.append(row)
-            interactions.extend(timeline)
-            interaction_id += len(timeline)
+            interactions.extend(entries)
+            interaction_id += len(entries)
             case_id += 1
         return callers, cases, interactions
 
@@ -416,9 +417,9 @@ class _Generator:
         if worked:
             cumulative = self.urgency.get(category or "", self.default_urgency)
             urgency = rng.choices(URGENCY_LEVELS, cum_weights=cumulative)[0]
-        timeline = self._timeline(first_interaction_id, case_id, channel, language, created,
-                                  first_response, horizon, assignee, callback)
-        updated = max(closed_at or created, timeline[-1][8] if timeline else created)
+        entries = self._timeline(first_interaction_id, case_id, channel, language, created,
+                                 first_response, horizon, assignee, callback)
+        updated = max(closed_at or created, entries[-1][8] if entries else created)
         row = (
             case_id, self._reference(), caller_id, channel, status, resolution,
             category,
@@ -429,7 +430,7 @@ class _Generator:
             rng.choice(self.pool.regions) if rng.random() < 0.4 else None,
             assignee, 1, callback, ts(created), ts(updated), ts(first_response), ts(closed_at),
         )
-        return row, [item[:8] + (ts(item[8]),) + item[9:] for item in timeline]
+        return row, [item[:8] + (ts(item[8]),) + item[9:] for item in entries]
 
     def _timeline(self, next_id: int, case_id: int, channel: str, language: str,
                   created: datetime, first_response: datetime | None, horizon: datetime,
@@ -446,15 +447,27 @@ class _Generator:
         if channel == "voice":
             # A callback is waiting because the call reached nobody (maybe a voicemail).
             reached = not callback and rng.random() < 0.8
-            add("call", "voice", self.sid("CA"), None,
-                json.dumps({"status": "completed" if reached else
-                            rng.choice(("no-answer", "busy")),
-                            "duration": rng.randint(30, 900) if reached else 0}),
-                None, created)
-            if not reached and rng.random() < 0.6:
-                add("voicemail", "voice", self.sid("RE"), rng.choice(bodies),
-                    json.dumps({"duration": rng.randint(3, 180)}), None,
-                    created + timedelta(seconds=30))
+            voicemail = not reached and rng.random() < 0.6
+            call_sid = self.sid("CA")
+            call = timeline.call_meta(call_status="completed")
+            call["language"] = language
+            if reached:
+                call["dial_status"] = "completed"
+                call["duration"] = rng.randint(30, 900)
+                if assignee is not None:
+                    call["answered_by"] = assignee
+            else:
+                call["dial_status"] = rng.choice(("no-answer", "busy"))
+            recording_sid = self.sid("RE") if voicemail else None
+            if recording_sid is not None:
+                call["voicemail"] = recording_sid
+            add("call", "voice", call_sid, None, json.dumps(call), None, created)
+            if recording_sid is not None:
+                # No recording exists at Twilio for demo data: the page says so on play.
+                meta = timeline.voicemail_meta(recording_url="", duration=rng.randint(3, 180),
+                                               call_sid=call_sid, language=language)
+                add("voicemail", "voice", recording_sid, rng.choice(bodies),
+                    json.dumps(meta), None, created + timedelta(seconds=30))
         else:
             add("message_in", channel, self.message_id(channel), rng.choice(bodies),
                 self.meta_empty, None, created)
@@ -462,7 +475,8 @@ class _Generator:
             return rows
         author = assignee
         if assignee is not None:
-            add("assignment", None, None, None, json.dumps({"to": assignee}), assignee,
+            meta = {**timeline.assignment_meta(None, None), "to": assignee}
+            add("assignment", None, None, None, json.dumps(meta), assignee,
                 first_response - timedelta(seconds=30))
         reply_channel = channel if channel in REPLY_DELIVERED else None
         if reply_channel:

@@ -191,6 +191,8 @@ class Case(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     callback_needed: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # What a web visitor typed under "how can we reach you" (encrypted; never in a body).
+    contact_details: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     # argon2id hash of the web follow-up receipt; the receipt itself is never stored.
     followup_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

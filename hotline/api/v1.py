@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import false, func, select
+from sqlalchemy import func, select
 
 from hotline import audit
 from hotline.api.tokens import authenticate
-from hotline.cases.references import format_reference, parse_reference
+from hotline.cases import queries, timeline
+from hotline.cases.references import format_reference
+from hotline.cases.timeline import PRIVATE_EXTERNAL_ID_CHANNELS, public_external_id
 from hotline.cases.vocabularies import role_at_least
-from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.models import Case, Interaction, User
-from hotline.reports.queries import StatsFilter, case_stats, default_range
+from hotline.reports.queries import StatsFilter, case_stats
+
+__all__ = ["PRIVATE_EXTERNAL_ID_CHANNELS", "bp", "public_external_id"]
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 DEFAULT_LIMIT = 50
-OUT_OF_RANGE = "A value in the request is out of range."
 MAX_LIMIT = 200
+CURSOR_LAYOUT = (int,)  # the id of the last case of a page (newest first)
 
 
 @bp.before_request
@@ -50,23 +51,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "v1" or not value.isdigit():
-            raise ValueError
-        if int(value) > MAX_ROW_ID:
-            abort(400, description=OUT_OF_RANGE)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        abort(400, description="invalid cursor")
-
-
 def _limit() -> int:
     raw = request.args.get("limit", str(DEFAULT_LIMIT))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
@@ -74,17 +58,27 @@ def _limit() -> int:
     return int(raw)
 
 
-def _assigned_condition(value: str):  # noqa: ANN202
-    if value == "none":
-        return Case.assigned_to_id.is_(None)
-    if value == "any":
-        return Case.assigned_to_id.is_not(None)
-    if value.isdigit():
-        if int(value) > MAX_ROW_ID:
-            abort(400, description=OUT_OF_RANGE)
-        return Case.assigned_to_id == int(value)
-    user_id = db.session.execute(select(User.id).where(User.email == value)).scalar()
-    return Case.assigned_to_id == (user_id or -1)
+def _filter() -> queries.CaseFilter:
+    """The dashboard's filter set, read from the API's parameters.
+
+    ``assigned`` is ``none``, ``any``, a user id or an e-mail address (for scripts).
+    """
+    args = request.args.to_dict()
+    assigned = (args.pop("assigned", "") or "").strip()
+    if assigned == "none":
+        args["assigned"] = "unassigned"
+    elif "@" in assigned:
+        user_id = db.session.execute(select(User.id).where(User.email == assigned)).scalar()
+        args["assigned"] = str(user_id) if user_id is not None else "0"
+    elif assigned:
+        args["assigned"] = assigned
+    try:
+        flt = queries.parse_filter(args, default_status="all", assignee_param="assigned")
+    except queries.QueryError as exc:
+        abort(400, description=str(exc))
+    if flt.assignee == "mine":
+        abort(400, description="unknown assigned")
+    return flt
 
 
 def case_summary(case: Case, interaction_count: int) -> dict[str, Any]:
@@ -105,55 +99,32 @@ def case_summary(case: Case, interaction_count: int) -> dict[str, Any]:
 
 
 @bp.get("/cases")
-def list_cases():
-    """Cases, newest first, with filters and an opaque cursor for the next page."""
+def list_cases() -> Any:
+    """Cases, newest first, with the dashboard's filters and search, and a cursor."""
     limit = _limit()
+    flt = _filter()
     count = (select(func.count(Interaction.id)).where(Interaction.case_id == Case.id)
              .correlate(Case).scalar_subquery())
-    stmt = select(Case, count).order_by(Case.id.desc()).limit(limit + 1)
-    for name in ("status", "category", "channel", "language"):
-        value = request.args.get(name)
-        if value:
-            stmt = stmt.where(getattr(Case, name) == value)
-    if request.args.get("assigned"):
-        stmt = stmt.where(_assigned_condition(request.args["assigned"]))
-    query = request.args.get("q", "").strip()
-    if query:
-        reference = parse_reference(query)
-        if reference is not None:
-            stmt = stmt.where(Case.reference == reference)
-        else:  # a partial reference: match its beginning
-            prefix = "".join(ch for ch in query.upper() if ch.isalnum())[:8]
-            stmt = stmt.where(Case.reference.startswith(prefix) if prefix else false())
+    stmt = select(Case, count).where(*flt.conditions(None)).order_by(Case.id.desc())
     if request.args.get("cursor"):
-        stmt = stmt.where(Case.id < _decode_cursor(request.args["cursor"]))
-    rows = db.session.execute(stmt).all()
+        try:
+            (last_id,) = queries.decode_cursor(request.args["cursor"], CURSOR_LAYOUT)
+        except queries.QueryError as exc:
+            abort(400, description=str(exc))
+        stmt = stmt.where(Case.id < last_id)
+    rows = db.session.execute(stmt.limit(limit + 1)).all()
     page, more = rows[:limit], len(rows) > limit
     items = [case_summary(case, n) for case, n in page]
     audit.record("api.case_list", actor_label=_token_label(),
                  detail={"references": [item["reference"] for item in items]})
-    return jsonify({"items": items,
-                    "next_cursor": _encode_cursor(page[-1][0].id) if more else None})
-
-
-# Channels whose external ids are keyed hashes of a visitor's form (not Twilio Sids):
-# they mean nothing to an API client and are never returned (security review, finding 1).
-PRIVATE_EXTERNAL_ID_CHANNELS = frozenset({"web"})
-
-
-def public_external_id(item: Interaction) -> str | None:
-    """The interaction's external id as the API shows it (None for web submissions)."""
-    if item.channel in PRIVATE_EXTERNAL_ID_CHANNELS:
-        return None
-    return item.external_id
+    return jsonify({"items": items, "next_cursor": queries.encode_cursor([page[-1][0].id])
+                    if more else None})
 
 
 @bp.get("/cases/<reference>")
-def case_detail(reference: str):
-    """One case with its interactions; bodies decrypted for staff-level tokens."""
-    stored = parse_reference(reference)
-    case = db.session.execute(select(Case).where(Case.reference == stored)
-                              ).scalar_one_or_none() if stored else None
+def case_detail(reference: str) -> Any:
+    """One case with its interactions; bodies and what the caller told us for staff tokens."""
+    case = queries.find_case(reference)
     if case is None:
         abort(404, description="no such case")
     interactions = db.session.execute(
@@ -164,51 +135,26 @@ def case_detail(reference: str):
     data["resolution"] = case.resolution
     data["caller_type"] = case.caller_type
     data["affiliation"] = case.affiliation
-    data["interactions"] = [
-        {
-            "kind": item.kind,
-            "channel": item.channel,
-            "external_id": public_external_id(item),
-            "created_at": _iso(item.created_at),
-            "body": item.body if may_read else None,
-            "meta": item.meta or {},
-        }
-        for item in interactions
-    ]
+    if may_read:
+        data["contact_ok"] = case.contact_ok
+    data["interactions"] = [timeline.api_item(item, with_body=may_read)
+                            for item in interactions]
     audit.record("api.case_read", actor_label=_token_label(), case=case,
                  detail={"bodies": may_read})
     return jsonify(data)
 
 
-def _day_bound(name: str, default: datetime, *, end: bool) -> datetime:
-    raw = request.args.get(name)
-    if not raw:
-        return default
-    try:
-        day = datetime.fromisoformat(raw)
-    except ValueError:
-        abort(400, description=f"{name} must be a date (YYYY-MM-DD) or an ISO timestamp")
-    if len(raw) == 10:  # a bare date: whole days, ``until`` inclusive
-        day = datetime.combine(day.date(), time.min)
-        if end:
-            day += timedelta(days=1)
-    return day if day.tzinfo else day.replace(tzinfo=UTC)
-
-
 @bp.get("/stats")
-def stats():
+def stats() -> Any:
     """Headline figures for a date range (default: the last 30 days)."""
-    since_default, until_default = default_range()
-    since = _day_bound("since", since_default, end=False)
-    until = _day_bound("until", until_default, end=True)
-    if until <= since:
-        abort(400, description="until must be after since")
-    if until - since > timedelta(days=3660):
-        abort(400, description="the range may span at most ten years")
-    flt = StatsFilter(since=since, until=until, channel=request.args.get("channel"),
-                      language=request.args.get("language"),
-                      category=request.args.get("category"))
-    return jsonify(case_stats(flt).as_api())
+    try:
+        span = queries.parse_date_range(request.args)
+        flt = queries.parse_filter(request.args)  # the same vocabularies as the dashboard
+    except queries.QueryError as exc:
+        abort(400, description=str(exc))
+    scope = StatsFilter(since=span.since, until=span.until, channel=flt.channel,
+                        language=flt.language, category=flt.category)
+    return jsonify(case_stats(scope).as_api())
 
 
 def _token_label() -> str:

@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import audit
+from hotline.cases import timeline
 from hotline.cases.access import can_assign_others, can_view
+from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
 from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
 from hotline.extensions import db
@@ -28,11 +30,11 @@ from hotline.models import Case, Interaction, User, utcnow
 MAX_NOTE_LENGTH = 10_000
 # Ten SMS segments: longer replies are refused rather than cut.
 MAX_REPLY_LENGTH = 1_600
-CALLBACK_OUTCOMES = ("reached", "no_answer", "busy", "voicemail_left", "wrong_number", "failed")
 # A logged callback may be dated a little ahead (clock skew), never into the future.
 CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
-CALLER_KINDS = ("message_in", "call", "voicemail")
 CALLER_CHANGE = "a new message from the caller"
+UNSAFE_CONTACT = ("The caller said it is not safe to contact them. Confirm that this call "
+                  "was necessary anyway to log it.")
 
 
 class ActionError(Exception):
@@ -107,8 +109,9 @@ def _apply(case: Case, actor: User, version: int | None, action: str,
         raise
 
 
-def _timeline(case: Case, actor: User, kind: str, meta: dict[str, Any],
+def _timeline(case: Case, actor: User, kind: str, meta: Mapping[str, Any],
               body: str | None = None, channel: str | None = None) -> Interaction:
+    """Append an entry by ``actor``; ``meta`` comes from a ``timeline`` constructor."""
     interaction = Interaction(case=case, kind=kind, channel=channel, body=body, meta=meta,
                               author_id=actor.id, created_at=utcnow())
     db.session.add(interaction)
@@ -119,9 +122,7 @@ def _set_assignee(case: Case, actor: User, assignee: User | None) -> dict[str, A
     before = case.assigned_to
     if (before.id if before else None) == (assignee.id if assignee else None):
         raise InvalidAction("the case is already assigned that way")
-    meta = {"from": before.id if before else None, "to": assignee.id if assignee else None,
-            "from_name": before.display_name if before else None,
-            "to_name": assignee.display_name if assignee else None}
+    meta = timeline.assignment_meta(before, assignee)
     case.assigned_to = assignee
     _timeline(case, actor, "assignment", meta)
     return {"from": meta["from"], "to": meta["to"]}
@@ -160,16 +161,16 @@ def change_status(case: Case, actor: User, version: int | None, target: str,
             raise TransitionRefused(str(exc).capitalize() + ".") from exc
         before = case.status
         case.status = target
-        meta: dict[str, Any] = {"from": before, "to": target}
         if target == "closed":
             case.resolution = resolution
             case.closed_at = utcnow()
-            meta["resolution"] = resolution
         elif before == "closed":
             case.resolution = None
             case.closed_at = None
+        meta = timeline.status_change_meta(
+            before, target, resolution=resolution if target == "closed" else None)
         _timeline(case, actor, "status_change", meta)
-        return meta
+        return dict(meta)
 
     _apply(case, actor, version, "case.status", change)
 
@@ -201,7 +202,8 @@ def classify(case: Case, actor: User, version: int | None,
             raise InvalidAction("nothing changed")
         for field, (_, value) in changes.items():
             setattr(case, field, value)
-        _timeline(case, actor, "classification_change", {"changes": changes})
+        _timeline(case, actor, "classification_change",
+                  timeline.classification_change_meta(changes))
         return {"changes": changes}
 
     _apply(case, actor, version, "case.classify", change)
@@ -248,8 +250,15 @@ def reply(case: Case, actor: User, version: int | None, body: str | None) -> Int
 
 
 def log_callback(case: Case, actor: User, version: int | None, outcome: str,
-                 at: datetime | None = None, note: str | None = None) -> None:
-    """Record a call to the caller; reaching them clears ``callback_needed``."""
+                 at: datetime | None = None, note: str | None = None, *,
+                 confirm_unsafe: bool = False) -> None:
+    """Record a call to the caller; reaching them clears ``callback_needed``.
+
+    A caller who said on the web form that contact is not safe is never called without
+    thinking twice: the call is refused unless ``confirm_unsafe``, which is audited.
+    """
+    if case.contact_ok is False and not confirm_unsafe:
+        raise InvalidAction(UNSAFE_CONTACT)
     if outcome not in CALLBACK_OUTCOMES:
         raise InvalidAction("choose the outcome of the call")
     when = at or utcnow()
@@ -260,13 +269,17 @@ def log_callback(case: Case, actor: User, version: int | None, outcome: str,
         raise InvalidAction(f"the note is longer than {MAX_NOTE_LENGTH} characters")
 
     def change() -> dict[str, Any]:
-        meta = {"direction": "outbound", "outcome": outcome, "at": when.isoformat()}
-        _timeline(case, actor, "call", meta, body=text, channel="voice")
+        unsafe = case.contact_ok is False
+        meta = timeline.callback_meta(outcome=outcome, at=when, unsafe_confirmed=unsafe)
+        _timeline(case, actor, "callback", meta, body=text, channel="voice")
         if outcome == "reached":
             case.callback_needed = False
             if case.first_response_at is None:
                 case.first_response_at = when
-        return {"outcome": outcome, "at": when.isoformat()}
+        detail: dict[str, Any] = {"outcome": outcome, "at": when.isoformat()}
+        if unsafe:
+            detail["unsafe_contact_confirmed"] = True
+        return detail
 
     _apply(case, actor, version, "case.callback", change)
 
@@ -283,7 +296,8 @@ def flag_caller(case: Case, actor: User, version: int | None, flag: str | None) 
             raise InvalidAction("the caller is already flagged that way")
         case.caller.flag = value
         changes = {"caller_flag": [before, value]}
-        _timeline(case, actor, "classification_change", {"changes": changes})
+        _timeline(case, actor, "classification_change",
+                  timeline.classification_change_meta(changes))
         return {"caller_id": case.caller_id, "changes": changes}
 
     _apply(case, actor, version, "caller.flag", change)

@@ -25,10 +25,16 @@ def format_reference(stored: str) -> str:
     return f"{stored[:4]}-{stored[4:]}"
 
 
-def parse_reference(typed: str) -> str | None:
-    """Stored form of a typed reference, or None when it cannot be one."""
+def normalise(typed: str | None) -> str:
+    """A typed (whole or partial) reference in stored form: upper case, no dashes or
+    spaces, I/L read as 1 and O as 0. The one reading of what a person typed."""
     cleaned = "".join(ch for ch in (typed or "").upper() if ch not in "- \t")
-    cleaned = cleaned.translate(_TYPED_ALIASES)
+    return cleaned.translate(_TYPED_ALIASES)
+
+
+def parse_reference(typed: str) -> str | None:
+    """Stored form of a typed whole reference, or None when it cannot be one."""
+    cleaned = normalise(typed)
     if len(cleaned) != LENGTH or any(ch not in ALPHABET for ch in cleaned):
         return None
     return cleaned

@@ -1,4 +1,4 @@
-"""Every vocabulary of the system in one place: channels, kinds, roles, classifications.
+"""Every vocabulary of the system in one place: channels, roles, classifications.
 
 Classification vocabularies can be overridden by the ``CLASSIFICATION_VOCABULARIES``
 setting (a mapping of field name to a list of values); ``classification_choices``
@@ -19,16 +19,7 @@ ADDRESS_KINDS = ("phone", "whatsapp", "telegram", "web")
 LANGUAGES = languages.CODES
 LANGUAGE_NAMES = languages.NAMES
 
-INTERACTION_KINDS = (
-    "message_in",
-    "message_out",
-    "call",
-    "voicemail",
-    "note",
-    "status_change",
-    "classification_change",
-    "assignment",
-)
+# The timeline's entry kinds are declared in ``cases.timeline`` (``KINDS``).
 
 ROLES = ("staff", "supervisor", "admin")
 ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}

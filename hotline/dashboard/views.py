@@ -6,7 +6,7 @@ exist. Every case page shown is audited as ``case.view``.
 
 from __future__ import annotations
 
-from datetime import UTC
+import mimetypes
 from typing import Any
 
 from flask import (
@@ -22,22 +22,25 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline import audit
 from hotline.auth.guards import staff_required
-from hotline.cases import actions
+from hotline.cases import actions, queries, timeline
 from hotline.cases.access import can_assign_others, can_reveal, can_view, visible_condition
 from hotline.cases.references import format_reference, parse_reference
-from hotline.cases.vocabularies import CHANNELS, CLASSIFICATIONS, LANGUAGE_NAMES, LANGUAGES
+from hotline.cases.vocabularies import CHANNELS, LANGUAGE_NAMES, LANGUAGES, role_at_least
 from hotline.cases.workflow import STATUSES
-from hotline.crypto import mask_number
+from hotline.crypto import mask_contact, mask_number
 from hotline.dashboard import queue as queue_mod
-from hotline.dashboard.forms import FORM_CLASSES, RevealForm, build_form, label
+from hotline.dashboard.actions import ACTIONS, FormContext, build_form
+from hotline.dashboard.forms import RevealForm, label
+from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
-from hotline.messaging.recordings import open_recording
+from hotline.messaging import recordings
 from hotline.models import Case, Interaction, User, utcnow
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -45,12 +48,10 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 # How often queue.js asks for the count of new cases, in seconds.
 POLL_INTERVAL_SECONDS = 25
 EARLIER_CASES_SHOWN = 20
-SUCCESS_MESSAGES = {
-    "claim": "You took the case.", "assign": "Assignment changed.",
-    "status": "Status changed.", "classify": "Classification saved.",
-    "note": "Note added.", "reply": "Reply queued for sending.",
-    "callback": "Callback attempt logged.", "flag": "Caller flag saved.",
-}
+# The contact-safety answer of the web form, as staff read it (id="contact-safety").
+CONTACT_SAFETY = {False: "unsafe", True: "safe", None: "not_asked"}
+# Callers whose stored address is no number to reveal (a web key, a Telegram chat id).
+UNREVEALED_ADDRESS_KINDS = ("web", "telegram")
 
 
 @bp.app_template_filter("label")
@@ -66,6 +67,15 @@ def _ref_filter(stored: str) -> str:
 @bp.app_template_filter("when")
 def _when_filter(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+@bp.app_template_filter("duration")
+def _duration_filter(seconds: Any) -> str:
+    """A call or recording length: ``45 s``, ``3 min 5 s``."""
+    if not isinstance(seconds, int | float) or seconds < 0:
+        return "—"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 @bp.app_template_filter("age")
@@ -86,7 +96,7 @@ def queue() -> Any:
     """The queue (or the callback queue with ``?view=callbacks``)."""
     try:
         query = queue_mod.parse_query(request.args)
-    except queue_mod.QueueRequestError as exc:
+    except queries.QueryError as exc:
         abort(400, description=str(exc))
     not_found = None
     if query.search and not request.args.get("cursor"):
@@ -102,9 +112,9 @@ def queue() -> Any:
         new_count=queue_mod.new_count(current_user), latest_id=queue_mod.latest_case_id(),
         not_found=not_found, poll_seconds=POLL_INTERVAL_SECONDS,
         assignee_choices=queue_mod.assignee_choices(current_user),
-        statuses=queue_mod.STATUS_FILTERS, categories=CLASSIFICATIONS["category"],
+        statuses=queue_mod.STATUS_FILTERS, categories=queries.categories(),
         channels=CHANNELS, languages=LANGUAGES, language_names=LANGUAGE_NAMES,
-        urgencies=CLASSIFICATIONS["urgency"],
+        urgencies=actions_vocabulary("urgency"),
     )
 
 
@@ -120,36 +130,46 @@ def poll() -> Response:
                     "latest_id": latest})
 
 
+def actions_vocabulary(name: str) -> tuple[str, ...]:
+    """The values of one classification field in force (configured overrides apply)."""
+    return actions.classification_vocabularies()[name]
+
+
 def load_case(reference: str) -> Case:
     """The case for a typed reference, or 404 when absent or not visible to the user."""
-    stored = parse_reference(reference)
-    case = None
-    if stored is not None:
-        case = db.session.execute(
-            select(Case).where(Case.reference == stored)
-        ).scalar_one_or_none()
+    case = queries.find_case(reference)
     if case is None or not can_view(current_user, case):
         abort(404, description="No case with that reference.")
     return case
 
 
-def _caller_view(case: Case, revealed: bool) -> dict[str, Any]:
+def caller_told_us(case: Case, revealed: bool) -> dict[str, Any]:
+    """The "What the caller told us" box: contact safety, name, region, contact, language.
+
+    The number and the contact details are masked unless ``revealed`` (audited).
+    """
     caller = case.caller
     if caller.address_kind == "web":
-        shown = "web form"
+        shown = _("web form")
     elif caller.address is None:
-        shown = "removed"
+        shown = _("removed")
     elif caller.address_kind == "telegram":
         # A chat id means nothing to staff and is never shown: replies go through the bot.
-        return {"kind": "telegram", "shown": "Telegram chat", "flag": caller.flag,
-                "opted_out": caller.opted_out, "name": None, "revealable": False}
+        shown = _("Telegram chat")
     elif revealed:
         shown = caller.address
     else:
         shown = mask_number(caller.address)
-    return {"kind": caller.address_kind, "shown": shown, "flag": caller.flag,
-            "opted_out": caller.opted_out, "name": caller.name if revealed else None,
-            "revealable": caller.address_kind != "web" and caller.address is not None}
+    contact = case.contact_details
+    return {
+        "kind": caller.address_kind, "shown": shown, "flag": caller.flag,
+        "opted_out": caller.opted_out, "name": caller.name, "region": case.region,
+        "safety": CONTACT_SAFETY[case.contact_ok],
+        "contact": (contact if revealed else mask_contact(contact)) if contact else None,
+        "preferred_language": LANGUAGE_NAMES.get(caller.preferred_language or ""),
+        "revealable": (caller.address_kind not in UNREVEALED_ADDRESS_KINDS
+                       and caller.address is not None) or bool(contact),
+    }
 
 
 def _assignable() -> list[tuple[str, str]]:
@@ -161,32 +181,43 @@ def _assignable() -> list[tuple[str, str]]:
     return [(str(current_user.id), current_user.display_name)]
 
 
+def case_timeline(case: Case) -> list[timeline.Entry]:
+    """The case's entries, oldest first, with the staff names their meta refers to."""
+    items = db.session.execute(
+        select(Interaction).where(Interaction.case_id == case.id)
+        .options(joinedload(Interaction.author)).order_by(Interaction.id)
+    ).scalars().all()
+    wanted = timeline.referenced_users(items)
+    names = dict(db.session.execute(
+        select(User.id, User.display_name).where(User.id.in_(wanted))).all()) if wanted else {}
+    return timeline.present_timeline(items, names)
+
+
 def render_case(case: Case, *, posted: str | None = None, error: str | None = None,
                 status: int = 200, revealed: bool = False) -> tuple[str, int]:
     """The case page; a refused action is shown with its message and the typed input kept.
 
     Drawing it only reads: the view is audited and committed by ``case_view`` first.
     """
-    timeline = db.session.execute(
-        select(Interaction).where(Interaction.case_id == case.id)
-        .options(joinedload(Interaction.author)).order_by(Interaction.id)
-    ).scalars().all()
     others = db.session.execute(
         select(Case).where(Case.caller_id == case.caller_id, Case.id != case.id,
                            visible_condition(current_user))
         .order_by(Case.created_at.desc()).limit(EARLIER_CASES_SHOWN)
     ).scalars().all()
-    assignable = _assignable()
+    context = FormContext(assignable=_assignable())
     forms = {}
-    for name in FORM_CLASSES:
-        form = build_form(name, case, assignable,
+    for name in ACTIONS:
+        form = build_form(name, case, context,
                           formdata=request.form if name == posted else None)
         # Always the current version: a refused stale edit can be retried deliberately.
         form.version.data, form.version.raw_data = case.version, None
         forms[name] = form
+    entries = case_timeline(case)
     html = render_template(
-        "dashboard/case.html", case=case, timeline=timeline, others=others, forms=forms,
-        caller=_caller_view(case, revealed), revealed=revealed, error=error,
+        "dashboard/case.html", case=case, timeline=entries, others=others, forms=forms,
+        actions=[spec for spec in ACTIONS.values()
+                 if role_at_least(current_user.role, spec.min_role)],
+        caller=caller_told_us(case, revealed), revealed=revealed, error=error,
         may_reveal=can_reveal(current_user),
         reveal_form=RevealForm(formdata=None), statuses=STATUSES,
         language_names=LANGUAGE_NAMES, may_assign_others=can_assign_others(current_user),
@@ -212,71 +243,68 @@ def case_page(reference: str) -> Any:
 @bp.post("/cases/<reference>/reveal")
 @staff_required("staff")
 def reveal(reference: str) -> Any:
-    """Show the caller's full number and name once, for roles allowed to (audited)."""
+    """Show the caller's number, and contact details, once, for roles allowed to (audited)."""
     case = load_case(reference)
     if not can_reveal(current_user):
         abort(403, description="your role does not allow revealing caller numbers")
     audit.record("case.reveal", actor=current_user, case=case,
-                 detail={"caller_id": case.caller_id})
+                 detail={"caller_id": case.caller_id,
+                         "contact_details": case.contact_details is not None})
     return case_view(case, revealed=True)
-
-
-def _run_action(name: str, case: Case, form: Any) -> None:
-    version = form.version.data
-    if name == "claim":
-        actions.claim(case, current_user, version)
-    elif name == "assign":
-        target = form.assignee.data
-        actions.assign(case, current_user, version, int(target) if target else None)
-    elif name == "status":
-        actions.change_status(case, current_user, version, form.status.data,
-                              form.resolution.data or None)
-    elif name == "classify":
-        fields = actions.classification_vocabularies()
-        actions.classify(case, current_user, version,
-                         {f: getattr(form, f).data or None for f in fields})
-    elif name == "note":
-        actions.add_note(case, current_user, version, form.body.data)
-    elif name == "reply":
-        actions.reply(case, current_user, version, form.body.data)
-    elif name == "callback":
-        at = form.at.data
-        if at is not None:
-            at = at.replace(tzinfo=UTC)
-        actions.log_callback(case, current_user, version, form.outcome.data, at,
-                             form.note.data)
-    elif name == "flag":
-        actions.flag_caller(case, current_user, version, form.flag.data or None)
 
 
 def _form_error(form: Any) -> str:
     for field in form:
         if field.errors:
             return f"{field.label.text}: {field.errors[0]}"
-    return "The form was incomplete."
+    return _("The form was incomplete.")
 
 
 @bp.post("/cases/<reference>/<action>")
 @staff_required("staff")
 def case_action(reference: str, action: str) -> Any:
-    """Run one action from the case page; refusals re-render the page with the reason."""
-    if action not in FORM_CLASSES:
+    """Run one action from the registry; refusals re-render the page with the reason."""
+    spec = ACTIONS.get(action)
+    if spec is None:
         abort(404)
     case = load_case(reference)
-    form = build_form(action, case, _assignable(), formdata=request.form)
+    if not role_at_least(current_user.role, spec.min_role):
+        abort(403, description="your role does not allow this action")
+    form = build_form(action, case, FormContext(assignable=_assignable()),
+                      formdata=request.form)
     if not form.validate():
         if form.version.data is not None and form.version.data != case.version:
             stale = actions.StaleCase(actions.describe_change(case))
             return case_view(case, posted=action, error=stale.message, status=409)
         return case_view(case, posted=action, error=_form_error(form), status=400)
     try:
-        _run_action(action, case, form)
+        spec.run(case, current_user, form)
     except actions.ActionError as exc:
         db.session.expire_all()
         case = load_case(reference)
         return case_view(case, posted=action, error=exc.message, status=exc.status_code)
-    flash(SUCCESS_MESSAGES[action], "success")
+    flash(str(spec.success), "success")
     return redirect(url_for(".case_page", reference=case.display_reference), code=303)
+
+
+def _entry_of(case: Case, interaction_id: int, kind: str) -> Interaction:
+    interaction = (db.session.get(Interaction, interaction_id)
+                   if interaction_id <= MAX_ROW_ID else None)
+    if interaction is None or interaction.case_id != case.id or interaction.kind != kind:
+        abort(404, description="No such recording." if kind == "voicemail"
+              else "No such attachment.")
+    return interaction
+
+
+def _fetch_failed(exc: Exception, what: str) -> None:
+    """Turn a failed fetch from Twilio into 404 / 413 / 502 (never a 500)."""
+    if isinstance(exc, recordings.MediaTooLarge):
+        abort(413, description=f"The {what} is larger than "
+                               f"{recordings.MAX_MEDIA_BYTES // (1024 * 1024)} MB.")
+    if isinstance(exc, recordings.RecordingUnavailable | LookupError | FileNotFoundError):
+        abort(404, description=f"This {what} is no longer available.")
+    current_app.logger.warning("%s fetch failed: %s", what, type(exc).__name__)
+    abort(502, description=f"The {what} could not be fetched.")
 
 
 @bp.get("/cases/<reference>/voicemail/<int:interaction_id>")
@@ -284,20 +312,43 @@ def case_action(reference: str, action: str) -> Any:
 def voicemail(reference: str, interaction_id: int) -> Any:
     """Stream a voicemail recording through the server (never a link to Twilio)."""
     case = load_case(reference)
-    interaction = (db.session.get(Interaction, interaction_id)
-                   if interaction_id <= queue_mod.MAX_ID else None)
-    if interaction is None or interaction.case_id != case.id or interaction.kind != "voicemail":
-        abort(404, description="No such recording.")
+    interaction = _entry_of(case, interaction_id, "voicemail")
     try:
-        chunks, content_type = open_recording(interaction)
-    except (LookupError, FileNotFoundError):
-        abort(404, description="This recording is no longer available.")
+        chunks, content_type = recordings.open_recording(interaction)
     except Exception as exc:  # noqa: BLE001 - any fetch failure must not become a 500
-        current_app.logger.warning("recording fetch failed: %s", type(exc).__name__)
-        abort(502, description="The recording could not be fetched.")
+        _fetch_failed(exc, "recording")
     audit.record("case.voicemail_play", actor=current_user, case=case,
                  detail={"interaction_id": interaction.id})
     db.session.commit()
     response = Response(stream_with_context(iter(chunks)), content_type=content_type)
     response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@bp.get("/cases/<reference>/media/<int:interaction_id>/<int:n>")
+@staff_required("staff")
+def media(reference: str, interaction_id: int, n: int) -> Any:
+    """Stream attachment ``n`` of a caller's message through the server (audited).
+
+    Images of the common raster types are shown inline, from this origin; everything
+    else (SVG, documents, audio, video) is a download, never rendered by the browser.
+    """
+    case = load_case(reference)
+    interaction = _entry_of(case, interaction_id, "message_in")
+    try:
+        fetched = recordings.open_media(interaction, n)
+    except Exception as exc:  # noqa: BLE001 - any fetch failure must not become a 500
+        _fetch_failed(exc, "attachment")
+    audit.record("case.media_view", actor=current_user, case=case,
+                 detail={"interaction_id": interaction.id, "n": n,
+                         "content_type": fetched.content_type})
+    db.session.commit()
+    inline = fetched.content_type in timeline.INLINE_IMAGE_TYPES
+    response = Response(stream_with_context(iter(fetched.chunks)),
+                        content_type=fetched.content_type)
+    extension = mimetypes.guess_extension(fetched.content_type) or ""
+    response.headers["Content-Disposition"] = (
+        "inline" if inline
+        else f'attachment; filename="attachment-{interaction.id}-{n + 1}{extension}"')
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -44,7 +44,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from hotline.cases.references import format_reference, new_reference
-from hotline.cases.vocabularies import ADDRESS_KINDS, CHANNELS, INTERACTION_KINDS
+from hotline.cases.timeline import INTERACTION_KINDS, status_change_meta
+from hotline.cases.vocabularies import ADDRESS_KINDS, CHANNELS
 from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
 from hotline.crypto import address_index, cipher, normalise_address
 from hotline.extensions import db
@@ -135,6 +136,7 @@ def receive(
 
     ``address_kind`` overrides the kind the channel implies; voice uses ``web`` (an
     opaque key) for a caller who withholds their number, so the call is still taken in.
+    ``meta`` comes from the kind's constructor in ``cases.timeline``.
     ``fallback_language`` is the language a case gets when neither it, the message nor
     the caller has one. ``prepare(result)`` runs only for a new delivery, inside the
     transaction, before the interaction's INSERT (it may still change ``result.meta``);
@@ -341,7 +343,7 @@ def _follow_caller_contact(case: Row) -> dict[str, Any]:
         return {}
     db.session.execute(_INTERACTION_INSERT, {
         "case_id": case.id, "kind": "status_change", "channel": None, "external_id": None,
-        "body": None, "meta": {"from": case.status, "to": target, "reason": "caller_contact"},
+        "body": None, "meta": status_change_meta(case.status, target, reason="caller_contact"),
         "author_id": None, "created_at": utcnow(), "delivery_status": None,
         "send_attempts": 0, "next_attempt_at": None, "last_error": None,
     })

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hotline.cases.timeline import MessageOutMeta, message_out_meta
 from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.messaging import senders
@@ -82,8 +83,11 @@ def queue_reply(case: Case, body: str, author: User | None) -> Interaction:
 
 
 def store_outgoing(case: Case, body: str, author: User | None,
-                   meta: dict | None = None) -> Interaction:
-    """Add a ``message_out`` to ``case`` in the current transaction (no commit)."""
+                   meta: MessageOutMeta | None = None) -> Interaction:
+    """Add a ``message_out`` to ``case`` in the current transaction (no commit).
+
+    ``meta`` comes from ``timeline.message_out_meta`` (a plain reply when omitted).
+    """
     now = utcnow()
     if case.channel == "web":
         channel, status = "web", "published"
@@ -91,7 +95,8 @@ def store_outgoing(case: Case, body: str, author: User | None,
         channel = senders.reply_channel(case.caller.address_kind) or "sms"
         status = "queued"
     message = Interaction(
-        case=case, kind="message_out", channel=channel, body=body, meta=dict(meta or {}),
+        case=case, kind="message_out", channel=channel, body=body,
+        meta=dict(meta if meta is not None else message_out_meta()),
         author_id=author.id if author is not None else None, created_at=now,
         delivery_status=status, send_attempts=0,
     )

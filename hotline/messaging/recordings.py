@@ -1,22 +1,27 @@
-"""Voicemail playback: the recording is streamed through the app, never linked.
+"""Voicemail playback and message media: streamed through the app, never linked.
 
-Staff never get Twilio's recording URL. ``open_recording`` fetches the audio with
-the account credentials through the Twilio HTTP layer (``TWILIO_HTTP_CLIENT`` or
+Staff never get Twilio's recording or media URL. ``open_recording`` (a voicemail's
+audio) and ``open_media`` (an attachment of an inbound MMS or WhatsApp message) fetch
+with the account credentials through the Twilio HTTP layer (``TWILIO_HTTP_CLIENT`` or
 twilio's own ``TwilioHttpClient``) and only from Twilio's hosts
 (``TWILIO_MEDIA_HOSTS``): every URL, redirects included, must be https on an
 allowed host. With twilio's requests-based client the body is streamed in chunks;
-any other ``HttpClient`` returns the whole body at once.
+any other ``HttpClient`` returns the whole body at once. Media is capped at
+``MAX_MEDIA_BYTES``: a larger declared length is refused before anything is sent on, and
+a stream that runs past the cap is cut there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from flask import current_app
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 
+from hotline.cases.timeline import attachments
 from hotline.models import Interaction
 from hotline.twilio_client import TwilioNotConfigured, is_configured
 
@@ -24,6 +29,9 @@ CHUNK_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
 FETCH_TIMEOUT_SECONDS = 30
 DEFAULT_CONTENT_TYPE = "audio/mpeg"
+MEDIA_CONTENT_TYPE = "application/octet-stream"
+# Twilio accepts MMS media up to 5 MB and WhatsApp documents up to 100 MB; staff get 20 MB.
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
 
 class RecordingError(RuntimeError):
@@ -40,6 +48,19 @@ class ForeignRecordingHost(RecordingError):
 
 class RecordingUnavailable(RecordingError):
     """The interaction has no recording, or Twilio did not return it."""
+
+
+class MediaTooLarge(RecordingError):
+    """The attachment is larger than ``MAX_MEDIA_BYTES``."""
+
+
+@dataclass
+class Fetched:
+    """An open download: its chunks, its content type, its declared length if any."""
+
+    chunks: Iterable[bytes]
+    content_type: str
+    length: int | None = None
 
 
 def allowed_hosts() -> tuple[str, ...]:
@@ -73,16 +94,39 @@ def recording_url(interaction: Interaction) -> str:
 
 def open_recording(interaction: Interaction) -> tuple[Iterable[bytes], str]:
     """Stream a voicemail's audio: (chunks, content type). Raises RecordingError."""
+    fetched = fetch(recording_url(interaction))
+    content_type = fetched.content_type
+    return fetched.chunks, (content_type if content_type.startswith("audio/")
+                            else DEFAULT_CONTENT_TYPE)
+
+
+def media_url(interaction: Interaction, n: int) -> str:
+    """The URL of attachment ``n`` of an inbound message (checked against the hosts)."""
+    if interaction.kind != "message_in":
+        raise RecordingUnavailable("not a message")
+    listed = {item.n: item for item in attachments(interaction.meta or {})}
+    if n not in listed:
+        raise RecordingUnavailable("the message has no such attachment")
+    return check_url(interaction.meta["media"][n]["url"])
+
+
+def open_media(interaction: Interaction, n: int) -> Fetched:
+    """Stream attachment ``n`` of a message, at most ``MAX_MEDIA_BYTES``; RecordingError."""
+    return fetch(media_url(interaction, n), max_bytes=MAX_MEDIA_BYTES)
+
+
+def fetch(url: str, *, max_bytes: int | None = None) -> Fetched:
+    """Open ``url`` (on an allowed host) with the account credentials; RecordingError."""
     if not is_configured():
         raise RecordingNotConfigured("Twilio is not configured")
-    url = recording_url(interaction)
+    check_url(url)
     cfg = current_app.config
     auth = (cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"])
     client: HttpClient = cfg.get("TWILIO_HTTP_CLIENT") or TwilioHttpClient(
         timeout=FETCH_TIMEOUT_SECONDS)
     if isinstance(client, TwilioHttpClient) and client.session is not None:
-        return _stream_with_requests(client, url, auth)
-    return _fetch_whole(client, url, auth)
+        return _stream_with_requests(client, url, auth, max_bytes)
+    return _fetch_whole(client, url, auth, max_bytes)
 
 
 def _redirect_target(url: str, status: int, headers) -> str | None:  # noqa: ANN001
@@ -91,8 +135,8 @@ def _redirect_target(url: str, status: int, headers) -> str | None:  # noqa: ANN
     return None
 
 
-def _fetch_whole(client: HttpClient, url: str,
-                 auth: tuple[str, str] | None) -> tuple[Iterable[bytes], str]:
+def _fetch_whole(client: HttpClient, url: str, auth: tuple[str, str] | None,
+                 max_bytes: int | None) -> Fetched:
     for _ in range(MAX_REDIRECTS + 1):
         response = client.request("GET", url, auth=auth, timeout=FETCH_TIMEOUT_SECONDS,
                                   allow_redirects=False)
@@ -108,11 +152,13 @@ def _fetch_whole(client: HttpClient, url: str,
         raise RecordingUnavailable(f"Twilio answered {response.status_code}")
     body = response.content
     data = body.encode("latin-1") if isinstance(body, str) else bytes(body or b"")
-    return [data], _content_type(response.headers)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise MediaTooLarge("the attachment is larger than the limit")
+    return Fetched([data], _content_type(response.headers), len(data))
 
 
-def _stream_with_requests(client: TwilioHttpClient, url: str,
-                          auth: tuple[str, str] | None) -> tuple[Iterable[bytes], str]:
+def _stream_with_requests(client: TwilioHttpClient, url: str, auth: tuple[str, str] | None,
+                          max_bytes: int | None) -> Fetched:
     session = client.session
     for _ in range(MAX_REDIRECTS + 1):
         response = session.get(url, auth=auth, stream=True, allow_redirects=False,
@@ -129,15 +175,35 @@ def _stream_with_requests(client: TwilioHttpClient, url: str,
         response.close()
         raise RecordingUnavailable(f"Twilio answered {response.status_code}")
 
+    length = _length(response.headers)
+    if max_bytes is not None and length is not None and length > max_bytes:
+        response.close()
+        raise MediaTooLarge("the attachment is larger than the limit")
+
     def chunks() -> Iterator[bytes]:
+        sent = 0
         try:
-            yield from response.iter_content(CHUNK_BYTES)
+            for chunk in response.iter_content(CHUNK_BYTES):
+                sent += len(chunk)
+                if max_bytes is not None and sent > max_bytes:
+                    return  # cut at the cap: Twilio's declared length was wrong
+                yield chunk
         finally:
             response.close()
 
-    return chunks(), _content_type(response.headers)
+    return Fetched(chunks(), _content_type(response.headers), length)
+
+
+def _length(headers) -> int | None:  # noqa: ANN001
+    raw = str((headers or {}).get("Content-Length") or "")
+    return int(raw) if raw.isdigit() else None
 
 
 def _content_type(headers) -> str:  # noqa: ANN001
-    value = (headers or {}).get("Content-Type") or DEFAULT_CONTENT_TYPE
-    return value if value.startswith("audio/") else DEFAULT_CONTENT_TYPE
+    """The media type Twilio declared (parameters dropped), or a neutral default."""
+    value = str((headers or {}).get("Content-Type") or "").split(";")[0].strip().lower()
+    major, _, minor = value.partition("/")
+    if not (major.isascii() and minor and all(ch.isalnum() or ch in "-+." for ch in
+                                                   major + minor)):
+        return MEDIA_CONTENT_TYPE
+    return value

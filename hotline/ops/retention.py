@@ -7,9 +7,11 @@
   deletions fail is left untouched and retried by the next run;
 - sets every interaction's ``body`` (messages, notes, transcripts) to NULL, clears
   ``external_id`` (the Twilio Sid that points into Twilio's logs) and ``last_error``
-  (Twilio error texts can quote the number), and reduces ``meta`` to anonymous code
-  words and numbers (statuses, durations): URLs, Sids and anything else are dropped;
-- clears ``Case.region`` and ``Case.followup_hash`` and sets ``Case.purged_at``;
+  (Twilio error texts can quote the number), and reduces ``meta`` to what each entry
+  kind declares it may keep (``cases.timeline.KINDS``: statuses, durations, code
+  words): URLs, Sids and anything else are dropped;
+- clears ``Case.region``, ``Case.contact_details`` and ``Case.followup_hash`` and sets
+  ``Case.purged_at``;
 - clears ``Caller.address``, ``address_index`` and ``name`` once the caller has no
   unpurged case left (the caller row stays, anonymous, so cases keep their foreign key);
 - deletes the delivery-status rows of the purged messages' Sids.
@@ -38,14 +40,7 @@ from sqlalchemy import and_, delete, exists, func, not_, select, update
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from hotline import audit, twilio_client
-from hotline.cases.vocabularies import (
-    CHANNELS,
-    CLASSIFICATIONS,
-    DELIVERY_STATUSES,
-    INTERACTION_KINDS,
-    LANGUAGES,
-)
-from hotline.cases.workflow import RESOLUTIONS, STATUSES
+from hotline.cases.timeline import scrub_meta
 from hotline.channels.web import throttle
 from hotline.database import rowcount
 from hotline.extensions import db
@@ -58,21 +53,6 @@ DEFAULT_BATCH_SIZE = 200
 
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 MEDIA_PATH = re.compile(r"/Messages/((?:MM|SM)[0-9a-fA-F]{32})/Media/(ME[0-9a-fA-F]{32})")
-
-TWILIO_CALL_STATUSES = (
-    "queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed",
-    "no-answer", "canceled", "answered", "absent",
-)
-# String values that may stay in a purged interaction's meta: the system's own words.
-SAFE_META_WORDS = frozenset(
-    (*STATUSES, *RESOLUTIONS, *CHANNELS, *LANGUAGES, *INTERACTION_KINDS, *DELIVERY_STATUSES,
-     *TWILIO_CALL_STATUSES, *(v for values in CLASSIFICATIONS.values() for v in values))
-)
-# Keys whose value is a code word chosen by the system, never by a caller.
-CODE_WORD_KEYS = frozenset({"reason", "event", "field", "action", "status", "call_status",
-                            "dial_status", "recording_status", "direction", "source"})
-_CODE_WORD = re.compile(r"^[a-z]+(?:[_-][a-z]+)*$")
-_MAX_CODE_WORD = 32
 
 log = logging.getLogger(__name__)
 
@@ -131,23 +111,6 @@ def effective_days(days: int | None) -> int:
     if int(days) < MIN_RETENTION_DAYS:
         raise RetentionError(f"the retention period must be at least {MIN_RETENTION_DAYS} day")
     return int(days)
-
-
-def scrub_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
-    """Keep only numbers, booleans and system code words; mark the entry purged."""
-    kept = {key: value for key, value in (meta or {}).items() if _anonymous(key, value)}
-    kept["purged"] = True
-    return kept
-
-
-def _anonymous(key: str, value: Any) -> bool:
-    if isinstance(value, bool | int | float):
-        return True
-    if not isinstance(value, str):
-        return False
-    return value in SAFE_META_WORDS or (
-        key in CODE_WORD_KEYS and len(value) <= _MAX_CODE_WORD
-        and _CODE_WORD.match(value) is not None)
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -221,7 +184,8 @@ def _load_batch(cutoff: datetime, last_id: int, batch_size: int) -> list[_CaseWo
     ids = [row.id for row in rows]
     interactions: dict[int, list[Any]] = {case_id: [] for case_id in ids}
     for item in db.session.execute(
-        select(Interaction.id, Interaction.case_id, Interaction.external_id, Interaction.meta,
+        select(Interaction.id, Interaction.case_id, Interaction.kind, Interaction.external_id,
+               Interaction.meta,
                Interaction.body.is_not(None).label("has_body"))
         .where(Interaction.case_id.in_(ids)).order_by(Interaction.id)
     ).all():
@@ -293,7 +257,8 @@ def _purge_batch(batch: list[_CaseWork], cutoff: datetime, report: PurgeReport) 
         result = db.session.execute(
             update(Case.__table__)
             .where(Case.id == work.case_id, _candidates(cutoff))
-            .values(region=None, followup_hash=None, purged_at=now, version=Case.version + 1)
+            .values(region=None, contact_details=None, followup_hash=None, purged_at=now,
+                    version=Case.version + 1)
         )
         if rowcount(result) != 1:
             report.skip("changed_meanwhile")
@@ -303,7 +268,7 @@ def _purge_batch(batch: list[_CaseWork], cutoff: datetime, report: PurgeReport) 
             db.session.execute(
                 update(Interaction.__table__).where(Interaction.id == item.id)
                 .values(body=None, external_id=None, last_error=None,
-                        meta=scrub_meta(item.meta))
+                        meta=scrub_meta(item.kind, item.meta))
             )
             counts["interactions"] += 1
             counts["bodies"] += int(bool(item.has_body))

@@ -14,14 +14,21 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from hotline.cases.queries import (
+    DEFAULT_RANGE_DAYS,
+    EARLIEST_DAY,
+    LATEST_DAY,
+    MAX_RANGE_DAYS,
+    QueryError,
+    parse_date_range,
+)
 from hotline.cases.vocabularies import CHANNELS, LANGUAGES
 from hotline.reports.queries import StatsFilter
 
-DEFAULT_DAYS = 30
-# The same bound as /api/v1/stats: a longer range is a mistake, not a report.
-MAX_RANGE_DAYS = 3660
-# Dates outside these are typing mistakes (and would overflow the date arithmetic).
-EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9000, 12, 31)
+# The range parser and its bounds are the case-query module's (shared with /api/v1/stats).
+DEFAULT_DAYS = DEFAULT_RANGE_DAYS
+__all__ = ["DEFAULT_DAYS", "EARLIEST_DAY", "LATEST_DAY", "MAX_RANGE_DAYS", "PRESETS",
+           "ReportInputError", "ReportParams", "parse", "preset_range"]
 
 
 # The ``range`` presets, all ending today: key -> label.
@@ -60,19 +67,6 @@ class ReportParams:
         """The channel / language / category arguments alone (for the preset links)."""
         return {name: value for name in ("channel", "language", "category")
                 if (value := getattr(self, name))}
-
-
-def _day(args: Mapping[str, str], name: str, default: date) -> date:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise ReportInputError(f"'{name}' must be a date written YYYY-MM-DD") from None
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ReportInputError(f"'{name}' must lie between {EARLIEST_DAY} and {LATEST_DAY}")
-    return day
 
 
 def _choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -114,12 +108,12 @@ def parse(args: Mapping[str, str], categories: tuple[str, ...],
             raise ReportInputError(f"unknown range; choose one of {', '.join(PRESETS)}")
         first, last = preset_range(preset, today, first_case_day)
     else:
-        last = _day(args, "to", today)
-        first = _day(args, "from", max(last - timedelta(days=DEFAULT_DAYS - 1), EARLIEST_DAY))
-    if last < first:
-        raise ReportInputError("'to' must not be before 'from'")
-    if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise ReportInputError(f"the range may span at most {MAX_RANGE_DAYS} days")
+        try:
+            span = parse_date_range(args, ("from", "to"), timestamps=False, today=today,
+                                    default_days=DEFAULT_DAYS)
+        except QueryError as exc:
+            raise ReportInputError(str(exc)) from None
+        first, last = span.first_day, span.last_day
     return ReportParams(first, last, channel=_choice(args, "channel", CHANNELS),
                         language=_choice(args, "language", LANGUAGES),
                         category=_choice(args, "category", categories), preset=preset)

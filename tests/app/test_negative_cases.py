@@ -8,7 +8,6 @@ writes nothing at all (not even an audit row).
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
 from hotline.api.tokens import create_token
-from hotline.dashboard.forms import FORM_CLASSES
+from hotline.cases.queries import encode_cursor
+from hotline.dashboard.actions import ACTIONS as FORM_CLASSES
 from hotline.extensions import db
 from hotline.models import Case, Interaction
 from tests.auth_flow import FakeClock
@@ -79,7 +79,8 @@ def _urls(app: Flask, method: str, case: dict, world: dict,
           prefixes: tuple[str, ...] = ("/",)) -> list[str]:
     """A concrete URL for every rule answering ``method`` under ``prefixes``."""
     values = {"reference": case["reference"], "interaction_id": world["voicemails"][case["id"]],
-              "user_id": world["colleague"].id, "token_id": world["token_id"], "lang": "en"}
+              "user_id": world["colleague"].id, "token_id": world["token_id"], "lang": "en",
+              "n": 0}
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -256,7 +257,8 @@ def test_script_in_every_kind_of_text_shows_as_text(app, make_user):
     login_as(client, staff)
     for action, fields in [("claim", {}), ("reply", {"body": f"We read you {SCRIPT}"}),
                            ("note", {"body": f"Note {SCRIPT}"}),
-                           ("callback", {"outcome": "no_answer", "note": f"Tried {SCRIPT}"})]:
+                           ("callback", {"outcome": "no_answer", "note": f"Tried {SCRIPT}",
+                                         "confirm_unsafe": "y"})]:
         assert post_action(client, reference, action, **fields).status_code == 303, action
     case_page = client.get(case_url(reference)).get_data(as_text=True)
     _escaped_everywhere(case_page, "case page")
@@ -304,7 +306,7 @@ def test_a_number_beyond_the_database_range_in_a_query_is_a_400(app, client, wor
     # Refused the same way on SQLite, which could store the number, as on PostgreSQL.
     expected = 400
     bearer = {"Authorization": f"Bearer {token}"}
-    cursor = base64.urlsafe_b64encode(f"v1:{number}".encode()).decode().rstrip("=")
+    cursor = encode_cursor([int(number)])
     for url in (f"/api/v1/cases?cursor={cursor}", f"/api/v1/cases?assigned={number}"):
         response = client.get(url, headers=bearer)
         assert response.status_code == expected, url

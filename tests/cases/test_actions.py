@@ -191,7 +191,7 @@ def test_callback_reached_clears_the_flag_and_counts_as_first_response(app, staf
         actions.log_callback(case, me, case.version, "reached", when, "Spoke in Russian")
         assert not case.callback_needed and case.first_response_at == when
         entry = _last(case.id)
-        assert entry.kind == "call" and entry.meta["direction"] == "outbound"
+        assert entry.kind == "callback" and entry.meta["outcome"] == "reached"
         assert entry.meta["outcome"] == "reached" and entry.body == "Spoke in Russian"
 
 

@@ -84,7 +84,7 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
         page.get_by_role("link", name=reference).click()
         page.wait_for_url(f"**/dashboard/cases/{reference}")
         assert page.locator(".timeline").inner_text().count("<script>x()</script>") == 1
-        assert "+7 *** *** ** 45" in page.locator(".facts").inner_text()
+        assert "+7 *** *** ** 45" in page.locator("#case-facts").inner_text()
         assert "This caller has 1 other case" in page.content()
 
         page.get_by_role("button", name="Claim this case").click()

@@ -9,7 +9,9 @@ import re
 import pytest
 from sqlalchemy import event, text
 
-from hotline.dashboard.queue import MAX_ID, PAGE_SIZE, prefix_range
+from hotline.cases.queries import prefix_range
+from hotline.dashboard.queue import PAGE_SIZE
+from hotline.database import MAX_ROW_ID as MAX_ID
 from hotline.extensions import db
 from tests.conftest import login_as
 from tests.dashboard_support import make_case, minutes_ago

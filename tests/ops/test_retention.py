@@ -173,9 +173,10 @@ def test_purge_removes_identifying_data_and_keeps_counts(rapp, twilio_http) -> N
         assert old.caller.name is None
         items = {i.kind: i for i in old.interactions}
         assert all(i.body is None and i.external_id is None for i in old.interactions)
-        assert items["voicemail"].meta == {"duration": 42, "status": "completed", "purged": True}
+        # Only what each kind declares survives (cases.timeline.KINDS).
+        assert items["voicemail"].meta == {"duration": 42, "purged": True}
         assert items["message_in"].meta == {"purged": True}
-        assert items["message_out"].meta == {"reason": "caller_contact", "purged": True}
+        assert items["message_out"].meta == {"purged": True}
         assert items["message_out"].last_error is None
         assert db.session.execute(select(MessageStatusEvent)).first() is None
 
@@ -289,9 +290,17 @@ def test_without_twilio_credentials_cases_with_recordings_wait(make_app) -> None
         assert db.session.get(Case, ids["old"]).purged_at is None
 
 
-def test_scrub_meta_keeps_only_code_words_and_numbers() -> None:
+def test_scrub_meta_keeps_only_what_the_kind_declares() -> None:
     meta = {"from": "+79161234567", "to": "closed", "reason": "caller_contact",
             "url": RECORDING_URL, "duration": 3, "auto_reply": True, "name": "ivan",
             "reason2": "ivan", "nested": {"a": 1}, "digits": "1"}
-    assert retention.scrub_meta(meta) == {"to": "closed", "reason": "caller_contact",
-                                          "duration": 3, "auto_reply": True, "purged": True}
+    assert retention.scrub_meta("status_change", meta) == {
+        "to": "closed", "reason": "caller_contact", "purged": True}
+    # A status change's "from" is a status; a phone number there is not kept.
+    assert retention.scrub_meta("status_change", {"from": "new"})["from"] == "new"
+    assert retention.scrub_meta("call", {**meta, "call_status": "completed",
+                                         "answered_by": 7, "voicemail": "RE" + "1" * 32}) == {
+        "duration": 3, "call_status": "completed", "answered_by": 7, "purged": True}
+    changes = {"changes": {"category": [None, "surrender"], "note": ["ivan", "+7916"]}}
+    assert retention.scrub_meta("classification_change", changes) == {"purged": True}
+    assert retention.scrub_meta("no_such_kind", meta) == {"purged": True}

@@ -139,7 +139,7 @@ def test_a_shift_from_sign_in_to_close(app, fake, chromium, live_server, make_us
         assert page.locator(".timeline script").count() == 0
         assert "&lt;script&gt;document.title" in page.content()
         assert "pwned" not in page.title() and dialogs == []
-        assert "+7 *** *** ** 45" in page.locator(".facts").inner_text()
+        assert "+7 *** *** ** 45" in page.locator("#case-facts").inner_text()
 
         page.get_by_role("button", name="Claim this case").click()
         expect(page.get_by_text("You took the case.")).to_be_visible()
@@ -170,14 +170,14 @@ def test_a_shift_from_sign_in_to_close(app, fake, chromium, live_server, make_us
         other = theirs.new_page()
         _sign_in_enrolling(other, live_server, supervisor.email)
         other.goto(f"{live_server}/dashboard/cases/{reference}")
-        assert "Olena K." in other.locator(".facts").inner_text()
+        assert "Olena K." in other.locator("#case-facts").inner_text()
 
         page.get_by_label("New status").select_option("closed")
         page.get_by_label("Resolution (required to close)").select_option("handed_over")
         page.get_by_role("button", name="Change status").click()
         expect(page.get_by_text("Status changed.")).to_be_visible()
         assert "closed" in page.locator("h1").inner_text()
-        assert "handed over" in page.locator(".facts").inner_text()
+        assert "handed over" in page.locator("#case-facts").inner_text()
 
         # The supervisor acts on the page loaded before the close: refused, by name.
         audit_before = _count(app, AuditEvent)

@@ -1,0 +1,203 @@
+"""The registry of case actions: one ``ActionSpec`` per thing staff do on the case page.
+
+A spec names the action's form, the lowest role allowed to use it, the function that runs
+it (a thin call into ``cases.actions``, where the rule lives), the message shown after it
+worked, and how its form gets its choices. The route (``dashboard.views.case_action``),
+the case page and the negative-test sweeps read only ``ACTIONS``; the page renders each
+action with the fragment ``dashboard/actions/<name>.html``, in registry order.
+
+Adding an action: its rule in ``cases/actions.py``, one form class and one spec here, and
+its template fragment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, SelectField, TextAreaField
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import InputRequired, Length, Optional
+
+from hotline.cases import actions
+from hotline.cases.timeline import CALLBACK_OUTCOMES
+from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGE_NAMES
+from hotline.cases.workflow import RESOLUTIONS, TRANSITIONS
+from hotline.dashboard.forms import VersionedForm, label, options
+from hotline.models import Case, User
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What building a form may need beyond the case: who may be assigned."""
+
+    assignable: list[tuple[str, str]] = field(default_factory=list)
+
+
+Run = Callable[[Case, User, Any], None]
+Setup = Callable[[Any, Case, FormContext, bool], None]
+
+
+def _no_setup(form: Any, case: Case, context: FormContext, fresh: bool) -> None:  # noqa: ANN401
+    """Forms without choices to fill in."""
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One case action (see the module docstring)."""
+
+    name: str
+    form: type[VersionedForm]
+    run: Run
+    success: Any  # a lazy string
+    min_role: str = "staff"
+    # Fills the form's choices; ``fresh`` (no posted data) also pre-selects current values.
+    setup: Setup = _no_setup
+
+    @property
+    def fragment(self) -> str:
+        return f"dashboard/actions/{self.name}.html"
+
+
+# ---- claim / assign ---------------------------------------------------------------------
+
+class ClaimForm(VersionedForm):
+    """Take the case."""
+
+
+class AssignForm(VersionedForm):
+    assignee = SelectField(_l("Assign to"), validators=[Optional()])
+
+
+def _setup_assign(form: AssignForm, case: Case, context: FormContext, fresh: bool) -> None:
+    form.assignee.choices = options([("", str(_l("nobody")))] + context.assignable)
+    if fresh:
+        form.assignee.data = str(case.assigned_to_id or "")
+
+
+def _assign(case: Case, actor: User, form: AssignForm) -> None:
+    target = form.assignee.data
+    actions.assign(case, actor, form.version.data, int(target) if target else None)
+
+
+# ---- status ---------------------------------------------------------------------------------
+
+class StatusForm(VersionedForm):
+    # The workflow table judges the target (with a clear message), not the choice list.
+    status = SelectField(_l("New status"), validators=[InputRequired()], validate_choice=False)
+    resolution = SelectField(_l("Resolution (required to close)"), validators=[Optional()],
+                             choices=options([("", "—")] + [(r, label(r)) for r in RESOLUTIONS]))
+
+
+def _setup_status(form: StatusForm, case: Case, context: FormContext, fresh: bool) -> None:
+    targets = sorted(TRANSITIONS.get(case.status, ()))
+    form.status.choices = options([(s, label(s)) for s in targets])
+
+
+def _status(case: Case, actor: User, form: StatusForm) -> None:
+    actions.change_status(case, actor, form.version.data, form.status.data,
+                          form.resolution.data or None)
+
+
+# ---- classify -------------------------------------------------------------------------------
+
+class ClassifyForm(VersionedForm):
+    category = SelectField(_l("Category"), validators=[Optional()])
+    caller_type = SelectField(_l("Caller type"), validators=[Optional()])
+    affiliation = SelectField(_l("Affiliation"), validators=[Optional()])
+    urgency = SelectField(_l("Urgency"), validators=[InputRequired()])
+    language = SelectField(_l("Language"), validators=[Optional()])
+
+
+def _setup_classify(form: ClassifyForm, case: Case, context: FormContext, fresh: bool) -> None:
+    for field_name, values in actions.classification_vocabularies().items():
+        names = LANGUAGE_NAMES if field_name == "language" else {}
+        pairs = [(v, names.get(v, label(v))) for v in values]
+        if field_name != "urgency":
+            pairs.insert(0, ("", "—"))
+        getattr(form, field_name).choices = options(pairs)
+        if fresh:
+            getattr(form, field_name).data = getattr(case, field_name) or ""
+
+
+def _classify(case: Case, actor: User, form: ClassifyForm) -> None:
+    fields = actions.classification_vocabularies()
+    actions.classify(case, actor, form.version.data,
+                     {f: getattr(form, f).data or None for f in fields})
+
+
+# ---- note, reply ------------------------------------------------------------------------------
+
+class NoteForm(VersionedForm):
+    body = TextAreaField(_l("Internal note (never sent to the caller)"),
+                         validators=[InputRequired(), Length(max=actions.MAX_NOTE_LENGTH)])
+
+
+class ReplyForm(VersionedForm):
+    body = TextAreaField(_l("Reply to the caller"),
+                         validators=[InputRequired(), Length(max=actions.MAX_REPLY_LENGTH)])
+
+
+# ---- callback -----------------------------------------------------------------------------------
+
+class CallbackForm(VersionedForm):
+    outcome = SelectField(_l("Outcome"), validators=[InputRequired()],
+                          choices=options([("", "—")]
+                                          + [(o, label(o)) for o in CALLBACK_OUTCOMES]))
+    at = DateTimeLocalField(_l("When (UTC; empty = now)"), format="%Y-%m-%dT%H:%M",
+                            validators=[Optional()])
+    note = TextAreaField(_l("What happened (optional)"),
+                         validators=[Optional(), Length(max=actions.MAX_NOTE_LENGTH)])
+    confirm_unsafe = BooleanField(
+        _l("I confirm: the caller said it is not safe to contact them, and this call was "
+           "necessary anyway (logged)"))
+
+
+def _callback(case: Case, actor: User, form: CallbackForm) -> None:
+    at = form.at.data.replace(tzinfo=UTC) if form.at.data is not None else None
+    actions.log_callback(case, actor, form.version.data, form.outcome.data, at,
+                         form.note.data, confirm_unsafe=bool(form.confirm_unsafe.data))
+
+
+# ---- caller flag --------------------------------------------------------------------------------
+
+class FlagForm(VersionedForm):
+    flag = SelectField(_l("Caller flag"), validators=[Optional()],
+                       choices=options([("", "no flag")] + [(f, f) for f in CALLER_FLAGS]))
+
+
+def _setup_flag(form: FlagForm, case: Case, context: FormContext, fresh: bool) -> None:
+    if fresh:
+        form.flag.data = case.caller.flag or ""
+
+
+ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
+    ActionSpec("reply", ReplyForm, lambda case, actor, form: actions.reply(
+        case, actor, form.version.data, form.body.data), _l("Reply queued for sending.")),
+    ActionSpec("claim", ClaimForm, lambda case, actor, form: actions.claim(
+        case, actor, form.version.data), _l("You took the case.")),
+    ActionSpec("assign", AssignForm, _assign, _l("Assignment changed."), setup=_setup_assign),
+    ActionSpec("status", StatusForm, _status, _l("Status changed."), setup=_setup_status),
+    ActionSpec("classify", ClassifyForm, _classify, _l("Classification saved."),
+               setup=_setup_classify),
+    ActionSpec("note", NoteForm, lambda case, actor, form: actions.add_note(
+        case, actor, form.version.data, form.body.data), _l("Note added.")),
+    ActionSpec("callback", CallbackForm, _callback, _l("Callback attempt logged.")),
+    ActionSpec("flag", FlagForm, lambda case, actor, form: actions.flag_caller(
+        case, actor, form.version.data, form.flag.data or None), _l("Caller flag saved."),
+        setup=_setup_flag),
+)}
+
+
+def build_form(name: str, case: Case, context: FormContext,
+               formdata: object = None) -> VersionedForm:
+    """One action form with its choices for ``case``; reads ``formdata`` when given."""
+    spec = ACTIONS[name]
+    form = spec.form(prefix=name, formdata=formdata)
+    spec.setup(form, case, context, formdata is None)
+    if formdata is None or form.version.data is None:
+        form.version.data = case.version
+    return form
