@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ImmutableMultiDict
 
+from hotline.cases import timeline
+from hotline.cases.timeline import CallMeta, call_meta
 from hotline.crypto import AddressError, normalise_address
 from hotline.extensions import db
 from hotline.intake.service import receive
@@ -24,8 +26,7 @@ MAX_DIAL_NUMBERS = 10  # Twilio rings at most ten <Number>s at once
 CASE_UPDATE_ATTEMPTS = 3
 ANSWERED = frozenset({"completed", "answered"})
 DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
-CALL_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress", "completed", "busy",
-                           "no-answer", "failed", "canceled"})
+CALL_STATUSES = frozenset(timeline.CALL_STATUSES)
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
@@ -48,15 +49,15 @@ def ensure_call(form: ImmutableMultiDict, call_sid: str) -> Interaction:
     if existing is not None:
         return existing
     sender = (form.get("From") or "").strip()
-    meta = {"call_status": (form.get("CallStatus") or "").strip().lower()[:16] or None}
+    status = (form.get("CallStatus") or "").strip().lower()[:16] or None
     try:
         normalise_address("phone", sender)
     except AddressError:
         return receive(channel="voice", address=f"withheld-call:{call_sid}", address_kind="web",
                        body=None, external_id=call_sid, kind="call",
-                       meta={**meta, "withheld": True}).interaction
+                       meta=call_meta(call_status=status, withheld=True)).interaction
     return receive(channel="voice", address=sender, body=None, external_id=call_sid,
-                   kind="call", meta=meta).interaction
+                   kind="call", meta=call_meta(call_status=status)).interaction
 
 
 def needs_callback(meta: dict) -> bool:
@@ -71,7 +72,7 @@ def needs_callback(meta: dict) -> bool:
                 or meta.get("call_status") in FINAL_CALL_STATUSES)
 
 
-def update_call(call_sid: str, change: Callable[[dict, Case], None]) -> Interaction:
+def update_call(call_sid: str, change: Callable[[CallMeta, Case], None]) -> Interaction:
     """Apply ``change(meta, case)`` to a stored call under a row lock, settle the
     callback flag and commit; retried when a concurrent case edit wins.
 
@@ -86,7 +87,7 @@ def update_call(call_sid: str, change: Callable[[dict, Case], None]) -> Interact
             select(Case).where(Case.id == call.case_id).with_for_update()
             .execution_options(populate_existing=True)
         ).scalar_one()
-        meta = dict(call.meta or {})
+        meta = CallMeta(**(call.meta or {}))  # type: ignore[typeddict-item]
         change(meta, case)
         wanted = needs_callback(meta)
         if wanted and not meta.get("callback_marked"):
@@ -108,12 +109,15 @@ def update_call(call_sid: str, change: Callable[[dict, Case], None]) -> Interact
     raise AssertionError("unreachable")
 
 
-def on_duty_numbers(language: str) -> list[str]:
-    """E.164 numbers of active staff on duty who speak ``language`` (at most ten)."""
+def on_duty_staff(language: str) -> list[tuple[int, str]]:
+    """(user id, E.164 number) of active staff on duty who speak ``language`` (at most ten).
+
+    The id travels in the screen URL (signed by Twilio), so the call records who took it.
+    """
     users = db.session.execute(
         select(User).where(User.on_duty.is_(True), User.active.is_(True)).order_by(User.id)
     ).scalars()
-    numbers: list[str] = []
+    staff: list[tuple[int, str]] = []
     for user in users:
         if language not in user.language_list or not user.phone:
             continue
@@ -121,8 +125,13 @@ def on_duty_numbers(language: str) -> list[str]:
             number = normalise_address("phone", user.phone)
         except AddressError:
             continue
-        if number not in numbers:
-            numbers.append(number)
-        if len(numbers) == MAX_DIAL_NUMBERS:
+        if number not in (known for _, known in staff):
+            staff.append((user.id, number))
+        if len(staff) == MAX_DIAL_NUMBERS:
             break
-    return numbers
+    return staff
+
+
+def on_duty_numbers(language: str) -> list[str]:
+    """E.164 numbers of active staff on duty who speak ``language`` (at most ten)."""
+    return [number for _, number in on_duty_staff(language)]

@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
 from hotline import languages
+from hotline.cases.timeline import Media, message_in_meta, message_out_meta
 from hotline.channels.auto_reply import apply_opt, auto_reply_for, auto_reply_interval
 from hotline.channels.replies import auto_reply
 from hotline.channels.twilio.twiml import twiml
@@ -31,6 +32,7 @@ from hotline.messaging.outbox import store_outgoing
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
 MAX_MEDIA = 10
+MAX_MEDIA_URL = 500
 # Twilio's standard opt-out / opt-in keywords, plus the Russian/Ukrainian and Korean
 # word for "stop": a caller on a monitored phone must be able to make replies stop.
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
@@ -49,7 +51,7 @@ def opt_keyword(form: ImmutableMultiDict) -> tuple[str, str] | None:
     return None
 
 
-def media_of(form: ImmutableMultiDict) -> list[dict[str, str]]:
+def media_of(form: ImmutableMultiDict) -> list[Media]:
     """The media attachments Twilio listed (URL and content type)."""
     try:
         count = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
@@ -60,9 +62,10 @@ def media_of(form: ImmutableMultiDict) -> list[dict[str, str]]:
         url = (form.get(f"MediaUrl{i}") or "").strip()
         if not url:
             continue
-        if urlsplit(url).scheme != "https":
+        if urlsplit(url).scheme != "https" or len(url) > MAX_MEDIA_URL:
             abort(400, description=f"malformed MediaUrl{i}")
-        media.append({"url": url, "content_type": (form.get(f"MediaContentType{i}") or "")[:100]})
+        media.append(Media(url=url,
+                           content_type=(form.get(f"MediaContentType{i}") or "")[:100]))
     return media
 
 
@@ -85,18 +88,14 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
     sender = required(form, "From")
     message_sid = required(form, "MessageSid", SID_PATTERN)
     body = form.get("Body", "")
-    meta: dict = {}
     limit = current_app.config["MESSAGE_MAX_CHARS"]
-    if len(body) > limit:
-        # Keep what fits rather than refuse: a refused message is a lost message.
-        body, meta["truncated"] = body[:limit], True
+    # Keep what fits rather than refuse: a refused message is a lost message.
+    truncated = len(body) > limit
+    body = body[:limit]
     channel = "whatsapp" if sender.lower().startswith("whatsapp:") else "sms"
-    media = media_of(form)
-    if media:
-        meta["media"] = media
     keyword = opt_keyword(form)
-    if keyword:
-        meta["opt"] = keyword[0]
+    meta = message_in_meta(media=media_of(form), truncated=truncated,
+                           opt=keyword[0] if keyword else None)
     replies: list[str] = []
 
     def prepare(result: IntakeResult) -> None:
@@ -111,7 +110,8 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
     def finish(result: IntakeResult) -> None:
         if replies and is_replay():
             # Twilio got an empty answer while the database was away: send it now.
-            store_outgoing(result.case, replies[0], None, meta={"auto_reply": True})
+            store_outgoing(result.case, replies[0], None,
+                           meta=message_out_meta(auto_reply=True))
 
     try:
         result = receive(channel=channel, address=sender, body=body, external_id=message_sid,

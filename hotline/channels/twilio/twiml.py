@@ -117,25 +117,28 @@ def hangup_answer() -> Response:
     return twiml(response)
 
 
-def dial_answer(language: str, numbers: list[str], hotline_number: str | None) -> Response:
-    """Ring every number at once; each staff member is screened before the call joins."""
+def dial_answer(language: str, staff: list[tuple[int, str]],
+                hotline_number: str | None) -> Response:
+    """Ring every (user id, number) at once; each staff member is screened before the call
+    joins, and the screen URL names them so the call records who took it."""
     response = VoiceResponse()
     response.say(replies.connecting(language), language=say_language(language))
     # The hotline's number, not the caller's, shows up in staff phones' call logs.
     dial = response.dial(timeout=DIAL_TIMEOUT_SECONDS, answer_on_bridge=True, method="POST",
                          action=public_url("twilio_voice.dial_result", lang=language),
                          caller_id=hotline_number or None)
-    for number in numbers:
-        dial.number(number, url=public_url("twilio_voice.screen", lang=language),
-                    method="POST")
+    for user_id, number in staff:
+        dial.number(number, url=public_url("twilio_voice.screen", lang=language,
+                                           staff=str(user_id)), method="POST")
     return twiml(response)
 
 
-def screen_answer(language: str) -> Response:
+def screen_answer(language: str, staff: str | None = None) -> Response:
     """Asked of the staff member who picks up: press 1 to take the call, else hang up."""
     response = VoiceResponse()
+    query = {"lang": language, **({"staff": staff} if staff else {})}
     gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
-                             action=public_url("twilio_voice.screen", lang=language))
+                             action=public_url("twilio_voice.screen", **query))
     gather.say(replies.screen_prompt(language), language=say_language("en"))
     response.hangup()
     return twiml(response)

@@ -16,10 +16,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 
+from hotline.cases.queries import valid_id
+from hotline.cases.timeline import CallMeta, voicemail_meta
 from hotline.channels.twilio.calls import (
     ANSWERED,
     CALL_STATUSES,
@@ -27,7 +30,7 @@ from hotline.channels.twilio.calls import (
     FINAL_CALL_STATUSES,
     ensure_call,
     find_call,
-    on_duty_numbers,
+    on_duty_staff,
     update_call,
 )
 from hotline.channels.twilio.twiml import (
@@ -111,20 +114,20 @@ def choose_language() -> Response:
     if call_sid is None:
         return voicemail_answer(language)
     ensure_call(form, call_sid)
-    numbers: list[str] = [] if is_replay() else on_duty_numbers(language)
+    staff: list[tuple[int, str]] = [] if is_replay() else on_duty_staff(language)
 
-    def choose(meta: dict, case: Case) -> None:
+    def choose(meta: CallMeta, case: Case) -> None:
         meta["language"] = language
         case.language = language
         case.caller.preferred_language = case.caller.preferred_language or language
-        if not numbers:
+        if not staff:
             # Replayed: the caller went to voicemail while the database was away.
             meta["dial_status"] = "unavailable" if is_replay() else "no-staff"
 
     update_call(call_sid, choose)
-    if not numbers:
+    if not staff:
         return voicemail_answer(language)
-    return dial_answer(language, numbers, _hotline_number(form))
+    return dial_answer(language, staff, _hotline_number(form))
 
 
 @bp.post("/screen")
@@ -132,16 +135,37 @@ def choose_language() -> Response:
 def screen() -> Response:
     """Played to the staff member who picks up: 1 accepts, anything else hangs up.
 
-    A staff voicemail cannot press 1, so it never "answers" the caller.
+    A staff voicemail cannot press 1, so it never "answers" the caller. Pressing 1
+    records on the caller's call (``ParentCallSid``) who took it: the ``staff`` id in
+    this URL, which Twilio signed as part of it.
     """
     form = twilio_form()
     response = VoiceResponse()
+    staff = request.args.get("staff", "")
+    staff = staff if valid_id(staff) else ""
     if "Digits" in form:
         if (form.get("Digits") or "").strip() == "1":
+            _record_answered_by(form, staff)
             return twiml(response)  # an empty answer bridges the call
         response.hangup()
         return twiml(response)
-    return screen_answer(language_param())
+    return screen_answer(language_param(), staff or None)
+
+
+def _record_answered_by(form: ImmutableMultiDict, staff: str) -> None:
+    """Note who accepted the call; never in the way of bridging it (best effort)."""
+    parent = valid_sid(form, "ParentCallSid")
+    if not staff or parent is None:
+        return
+
+    def answered(meta: CallMeta, _case: Case) -> None:
+        meta["answered_by"] = int(staff)
+
+    try:
+        update_call(parent, answered)
+    except (NotYetKnown, SQLAlchemyError) as exc:
+        db.session.rollback()
+        current_app.logger.warning("could not record who answered: %s", type(exc).__name__)
 
 
 def _dial_status(form: ImmutableMultiDict) -> str:
@@ -166,7 +190,7 @@ def dial_result() -> Response:
         ensure_call(form, call_sid)
         status = _dial_status(form)
 
-        def record(meta: dict, _case: Case) -> None:
+        def record(meta: CallMeta, _case: Case) -> None:
             meta["dial_status"] = status
 
         update_call(call_sid, record)
@@ -208,14 +232,14 @@ def recording() -> Response:
         result = receive(
             channel="voice", address=caller.address, address_kind=caller.address_kind,
             body=None, external_id=recording_sid, kind="voicemail",
-            meta={"recording_url": url, "duration": max(duration, 0), "call_sid": call_sid,
-                  "language": (call.meta or {}).get("language")},
+            meta=voicemail_meta(recording_url=url, duration=duration, call_sid=call_sid,
+                                language=(call.meta or {}).get("language")),
         )
     except IntakeError as exc:
         abort(400, description=str(exc))
     voicemail_case_id = result.case.id
 
-    def attach(meta: dict, case: Case) -> None:
+    def attach(meta: CallMeta, case: Case) -> None:
         meta["voicemail"] = recording_sid
         if voicemail_case_id != case.id:
             # The call's case was closed meanwhile and the voicemail opened another.
@@ -241,7 +265,7 @@ def call_status() -> Response:
         abort(400, description="malformed CallDuration")
     ensure_call(form, call_sid)
 
-    def record(meta: dict, _case: Case) -> None:
+    def record(meta: CallMeta, _case: Case) -> None:
         # A late "ringing" never overwrites a final status.
         if meta.get("call_status") not in FINAL_CALL_STATUSES or status in FINAL_CALL_STATUSES:
             meta["call_status"] = status

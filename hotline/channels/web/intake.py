@@ -2,9 +2,11 @@
 
 Submissions go through the one intake service (``receive``) with channel ``web`` and a
 random per-submission address, so they appear in the queue, the API and the counts like
-any other case. The optional contact the visitor gives is appended to the (encrypted)
-message body, where staff see it, key rotation re-encrypts it and a retention purge
-removes it with the message; the region goes to ``Case.region`` (encrypted).
+any other case. What the visitor tells about themselves has its own encrypted place,
+never the message text: the name on the caller, the region in ``Case.region``, the
+contact details in ``Case.contact_details`` and the contact-safety answer in
+``Case.contact_ok``; staff see them in "What the caller told us", key rotation
+re-encrypts them (every ``EncryptedText`` column) and a retention purge clears them.
 
 The hidden submission id only makes a double-sent form idempotent, so it is never
 stored or trusted as a name for anything: ``submission_key`` turns it into a keyed hash
@@ -20,9 +22,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from hotline import audit
+from hotline.cases.timeline import caller_visible_condition, kind_of, message_in_meta
 from hotline.channels.web.receipts import hash_receipt, new_receipt
 from hotline.crypto import cipher
 from hotline.extensions import db
@@ -30,7 +33,6 @@ from hotline.intake.service import receive
 from hotline.models import Case, Interaction
 
 # Staff-facing label (English, the staff language) of the contact section of a body.
-CONTACT_SECTION_LABEL = "Contact details given on the web form"
 # Audit actor for what a web visitor does; no address or other identifier of theirs.
 WEB_ACTOR_LABEL = "web-visitor"
 # Published web replies are what the visitor may read (the outbox stores them so).
@@ -71,13 +73,6 @@ def submission_key(scope: str, submission_id: str) -> str:
     return cipher().blind_index(f"web-submission|{scope}|{submission_id}")
 
 
-def compose_body(message: str, contact: str | None) -> str:
-    """The stored message body: the message, then the contact section when one was given."""
-    if not contact:
-        return message
-    return f"{message}\n\n[{CONTACT_SECTION_LABEL}: {contact}]"
-
-
 def submit(*, message: str, name: str | None, contact: str | None, language: str,
            region: str | None, contact_ok: bool, submission_id: str,
            form_scope: str) -> Submission:
@@ -87,7 +82,8 @@ def submit(*, message: str, name: str | None, contact: str | None, language: str
     repeat of this submission from that session counts as the same submission.
     """
     address = "web:" + secrets.token_urlsafe(18)
-    result = receive(channel="web", address=address, body=compose_body(message, contact),
+    result = receive(channel="web", address=address, body=message,
+                     meta=message_in_meta(),
                      external_id=submission_key(f"form:{form_scope}", submission_id),
                      language=language, name=name or None)
     if not result.created:
@@ -96,6 +92,7 @@ def submit(*, message: str, name: str | None, contact: str | None, language: str
     receipt = new_receipt()
     case.followup_hash = hash_receipt(receipt)
     case.contact_ok = contact_ok
+    case.contact_details = contact or None
     if region:
         case.region = region
     audit.record("web.submitted", actor_label=WEB_ACTOR_LABEL, case=case,
@@ -119,15 +116,17 @@ def add_message(case: Case, message: str, submission_id: str) -> Case:
     address = case.caller.address
     if not address or case.purged_at is not None:
         raise FollowupClosed()
-    followup_hash, contact_ok = case.followup_hash, case.contact_ok
-    result = receive(channel="web", address=address, body=message,
+    told = {"followup_hash": case.followup_hash, "contact_ok": case.contact_ok,
+            "contact_details": case.contact_details, "region": case.region}
+    result = receive(channel="web", address=address, body=message, meta=message_in_meta(),
                      external_id=submission_key(f"case:{case.id}", submission_id),
                      language=case.language)
     target = result.case
     if result.created:
         if not target.followup_hash:
-            target.followup_hash = followup_hash
-            target.contact_ok = contact_ok
+            # A new case of the same visitor: what they told us still holds.
+            for name, value in told.items():
+                setattr(target, name, value)
         audit.record("web.followup_message", actor_label=WEB_ACTOR_LABEL, case=target)
     return target
 
@@ -151,14 +150,10 @@ def thread(case: Case, before: int | None = None) -> tuple[list[ThreadEntry], in
     Returns the newest entries that fit the page budget (oldest first) and, when older
     ones remain, the id to pass as ``before`` to see them.
     """
-    visible = or_(
-        Interaction.kind == "message_in",
-        and_(Interaction.kind == "message_out", Interaction.delivery_status == PUBLISHED),
-    )
     query = (
         select(Interaction)
         .join(Case, Interaction.case_id == Case.id)
-        .where(Case.caller_id == case.caller_id, Interaction.channel == "web", visible,
+        .where(Case.caller_id == case.caller_id, caller_visible_condition(),
                Interaction.body.is_not(None))
         .order_by(Interaction.id.desc())
     )
@@ -175,6 +170,7 @@ def thread(case: Case, before: int | None = None) -> tuple[list[ThreadEntry], in
             more = entries[-1].id
             break
         used += size
-        entries.append(ThreadEntry(row.id, row.kind == "message_in", body, row.created_at))
+        mine = kind_of(row.kind).by_caller  # the visitor's own words: "You"
+        entries.append(ThreadEntry(row.id, mine, body, row.created_at))
     entries.reverse()
     return entries, more

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from hotline.channels.replies import apology, menu_prompt, voicemail_prompt, voicemail_thanks
 from hotline.channels.twilio.calls import MAX_DIAL_NUMBERS, needs_callback
 from hotline.extensions import db
-from hotline.models import Case, Interaction
+from hotline.models import Case, Interaction, User
 from tests.conftest import PUBLIC_BASE_URL
 from tests.twilio_fakes import parse_twiml, post_signed, signed_headers
 
@@ -100,7 +100,12 @@ def test_language_choice_dials_on_duty_speakers_only(app, twilio_post, make_user
     assert dial.get("action") == PUBLIC_BASE_URL + "/twilio/voice/dial-result?lang=ru"
     numbers = dial.findall("Number")
     assert [n.text for n in numbers] == ["+447700900001", "+447700900002"]
-    assert all(n.get("url") == PUBLIC_BASE_URL + "/twilio/voice/screen?lang=ru" for n in numbers)
+    # Each number's screen URL names its staff member, so the call records who took it.
+    with app.app_context():
+        ids = db.session.execute(select(User.id).where(User.phone.is_not(None)).order_by(
+            User.id)).scalars().all()[:2]
+    assert [n.get("url") for n in numbers] == [
+        PUBLIC_BASE_URL + f"/twilio/voice/screen?lang=ru&staff={user_id}" for user_id in ids]
     with app.app_context():
         assert the_case().language == "ru"
         assert the_call().meta["language"] == "ru"
