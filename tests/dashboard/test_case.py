@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from hotline.cases.access import REVEAL_MIN_ROLE
@@ -33,8 +34,9 @@ def test_no_login_redirects_to_login(app, client):
     response = client.get(case_url(case["reference"]))
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
+
 # What every kind of entry reads like is tested through the real webhooks and the public
-# form in tests/test_case_timeline.py; these tests cover the page's rules.
+# form in tests/dashboard/test_case_timeline.py; these tests cover the page's rules.
 
 
 def test_script_in_a_message_shows_as_text(app, client, staff):
