@@ -31,11 +31,16 @@ first_seen  # Caller: written by the intake's upsert (raw SQL)
 last_seen  # Caller
 actor_id  # AuditEvent: the staff member who acted
 
+# TypedDict keys, written and read as meta["..."] (hotline/cases/timeline.py).
+dial_status  # CallMeta: hotline/channels/twilio/voice.py writes it, call_outcome reads it
+callback_marked  # CallMeta: hotline/channels/twilio/calls.py (update_call)
+
 # Read in templates.
 _.last_error  # Interaction: templates/dashboard/case.html (delivery detail)
 last_error
 _.can_sign_in_with_password  # User: templates/admin/user.html
 open_attachment  # Telegram files: the dashboard media route (channels/attachments.py, issue 12)
+_.fragment  # Entry and ActionSpec: templates/dashboard/case.html includes it by name
 mine  # ThreadEntry: templates/public/followup.html
 open_cases  # ReportData: templates/reports/index.html
 p90_first_response_seconds  # ReportData: templates/reports/index.html

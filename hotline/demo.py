@@ -475,8 +475,8 @@ class _Generator:
             return rows
         author = assignee
         if assignee is not None:
-            meta = {**timeline.assignment_meta(None, None), "to": assignee}
-            add("assignment", None, None, None, json.dumps(meta), assignee,
+            assigned = {**timeline.assignment_meta(None, None), "to": assignee}
+            add("assignment", None, None, None, json.dumps(assigned), assignee,
                 first_response - timedelta(seconds=30))
         reply_channel = channel if channel in REPLY_DELIVERED else None
         if reply_channel:

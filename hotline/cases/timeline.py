@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeGuard
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, or_
@@ -67,6 +67,11 @@ def is_code_word(value: Any) -> bool:  # noqa: ANN401 - any JSON value
 def is_number(value: Any) -> bool:  # noqa: ANN401
     """An int or float (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_user_id(value: Any) -> TypeGuard[int]:  # noqa: ANN401
+    """A staff member's id as meta stores it (an int, not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_flag(value: Any) -> bool:  # noqa: ANN401
@@ -306,14 +311,14 @@ def _present_message_in(entry: Entry, names: Mapping[int, str]) -> None:
 def _present_call(entry: Entry, names: Mapping[int, str]) -> None:
     answered_by = entry.meta.get("answered_by")
     entry.facts.update(outcome=call_outcome(entry.meta), duration=entry.meta.get("duration"),
-                       answered_by=names.get(answered_by) if is_number(answered_by) else None,
+                       answered_by=names.get(answered_by) if is_user_id(answered_by) else None,
                        withheld=bool(entry.meta.get("withheld")))
 
 
 def _present_assignment(entry: Entry, names: Mapping[int, str]) -> None:
     for side in ("from", "to"):
         user_id = entry.meta.get(side)
-        entry.facts[f"{side}_name"] = (names.get(user_id) if is_number(user_id) else None
+        entry.facts[f"{side}_name"] = (names.get(user_id) if is_user_id(user_id) else None
                                        ) or entry.meta.get(f"{side}_name")
 
 
@@ -401,8 +406,8 @@ def referenced_users(interactions: Iterable[Any]) -> set[int]:  # noqa: ANN401
         kind = KINDS.get(item.kind)
         for key in kind.user_keys if kind else ():
             value = (item.meta or {}).get(key)
-            if is_number(value):
-                ids.add(int(value))
+            if is_user_id(value):
+                ids.add(value)
     return ids
 
 
@@ -437,19 +442,12 @@ def api_item(interaction: Any, *, with_body: bool) -> dict[str, Any]:  # noqa: A
     }
 
 
-def caller_visible(kind: str, channel: str | None, delivery_status: str | None) -> bool:
-    """Whether the web follow-up page shows this entry to the caller.
+def caller_visible_condition() -> ColumnElement[bool]:
+    """The entries the web follow-up page shows the caller, as a WHERE clause.
 
     Their own web messages and the replies published for them; never notes, calls or
     anything staff-internal.
     """
-    if channel != "web":
-        return False
-    return kind == "message_in" or (kind == "message_out" and delivery_status == "published")
-
-
-def caller_visible_condition() -> ColumnElement[bool]:
-    """``caller_visible`` as a WHERE clause on ``Interaction``."""
     return and_(Interaction.channel == "web", or_(
         Interaction.kind == "message_in",
         and_(Interaction.kind == "message_out", Interaction.delivery_status == "published")))

@@ -37,7 +37,7 @@ class FormContext:
     assignable: list[tuple[str, str]] = field(default_factory=list)
 
 
-Run = Callable[[Case, User, Any], None]
+Run = Callable[[Case, User, Any], object]  # what it returns is not used
 Setup = Callable[[Any, Case, FormContext, bool], None]
 
 

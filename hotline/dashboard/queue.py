@@ -83,6 +83,7 @@ def queue_page(query: QueueQuery, user: User, page_size: int = PAGE_SIZE
                ) -> tuple[list[Case], str | None]:
     """One page of the queue and the cursor of the next page (None on the last)."""
     stmt = _filtered(query, user).options(joinedload(Case.assigned_to))
+    key: tuple[Any, ...]
     if query.view == "callbacks":
         key = (Case.created_at, Case.id)
     else:

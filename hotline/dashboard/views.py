@@ -188,8 +188,8 @@ def case_timeline(case: Case) -> list[timeline.Entry]:
         .options(joinedload(Interaction.author)).order_by(Interaction.id)
     ).scalars().all()
     wanted = timeline.referenced_users(items)
-    names = dict(db.session.execute(
-        select(User.id, User.display_name).where(User.id.in_(wanted))).all()) if wanted else {}
+    names: dict[int, str] = {row.id: row.display_name for row in db.session.execute(
+        select(User.id, User.display_name).where(User.id.in_(wanted)))} if wanted else {}
     return timeline.present_timeline(items, names)
 
 

@@ -23,7 +23,7 @@ on first use.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,7 +123,7 @@ def receive(
     body: str | None,
     external_id: str | None,
     kind: str = "message_in",
-    meta: dict[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
     language: str | None = None,
     name: str | None = None,
     address_kind: str | None = None,

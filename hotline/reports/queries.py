@@ -128,13 +128,6 @@ class Report:
         return sum(self.closed_by_resolution.values())
 
 
-def default_range(now: datetime | None = None, days: int = 30) -> tuple[datetime, datetime]:
-    """The last ``days`` whole days up to and including today (UTC)."""
-    now = now or datetime.now(UTC)
-    until = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-    return until - timedelta(days=days), until
-
-
 def _key(value: object) -> str:
     return UNSET if value is None else str(value)
 

@@ -3,7 +3,7 @@
 The call's outcome (menu choice, dial result, call status, voicemail) is gathered on
 the call's ``meta`` by whichever callback arrives, in any order; ``needs_callback``
 decides from what is known so far whether the case goes into the callback queue.
-``on_duty_numbers`` is who the line rings.
+``on_duty_staff`` is who the line rings.
 """
 
 from __future__ import annotations
@@ -130,8 +130,3 @@ def on_duty_staff(language: str) -> list[tuple[int, str]]:
         if len(staff) == MAX_DIAL_NUMBERS:
             break
     return staff
-
-
-def on_duty_numbers(language: str) -> list[str]:
-    """E.164 numbers of active staff on duty who speak ``language`` (at most ten)."""
-    return [number for _, number in on_duty_staff(language)]

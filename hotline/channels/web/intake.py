@@ -32,11 +32,8 @@ from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.models import Case, Interaction
 
-# Staff-facing label (English, the staff language) of the contact section of a body.
 # Audit actor for what a web visitor does; no address or other identifier of theirs.
 WEB_ACTOR_LABEL = "web-visitor"
-# Published web replies are what the visitor may read (the outbox stores them so).
-PUBLISHED = "published"
 # Page budget for message text on the follow-up page, so a long thread stays small.
 THREAD_TEXT_BUDGET_BYTES = 60_000
 THREAD_MAX_ENTRIES = 50
