@@ -46,6 +46,9 @@ CALLBACK_OUTCOMES = ("reached", "no_answer", "busy", "voicemail_left", "wrong_nu
 # Attachments shown inline on the case page; anything else (SVG included) is a download.
 INLINE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_ATTACHMENTS = 10
+# Who holds a caller's file, and the meta key that names it there
+# (``channels.attachments`` has the opener of each).
+MEDIA_SOURCES = {"twilio": "url", "telegram": "file_id"}
 
 _CODE_WORD = re.compile(r"^[a-z]+(?:[_-][a-z]+)*$")
 _MAX_CODE_WORD = 32
@@ -102,10 +105,17 @@ def is_changes(value: Any) -> bool:  # noqa: ANN401
 
 # ---- meta of each kind: typed dicts and their constructors -------------------------------
 
-class Media(TypedDict):
-    """One attachment of an inbound message, as Twilio listed it."""
+class Media(TypedDict, total=False):
+    """One attachment of an inbound message, as its channel listed it.
 
-    url: str
+    ``source`` names who holds the file (``MEDIA_SOURCES``; absent means Twilio), and the
+    source's locator key names the file there: a Twilio media URL, a Telegram ``file_id``.
+    """
+
+    source: str
+    url: str  # Twilio: fetched with the account credentials from TWILIO_MEDIA_HOSTS
+    file_id: str  # Telegram: opened through the Bot API's getFile
+    kind: str  # Telegram's kind of file (photo, document, voice, ...)
     content_type: str
 
 
@@ -114,6 +124,9 @@ class MessageInMeta(TypedDict, total=False):
     truncated: bool
     opt: str  # "out" (STOP) or "in" (START)
     auto_reply: bool
+    edited: bool  # Telegram: the caller edited an earlier message; this is the new text
+    command: str  # Telegram: "start" or "stop"
+    unshown: str  # Telegram: a content Hotline does not show (e.g. "poll")
 
 
 class MessageOutMeta(TypedDict, total=False):
@@ -162,16 +175,24 @@ class CallbackMeta(TypedDict, total=False):
 
 
 def message_in_meta(*, media: Iterable[Media] = (), truncated: bool = False,
-                    opt: str | None = None, auto_reply: bool = False) -> MessageInMeta:
-    """Meta of a caller's message: attachments, truncation, STOP/START, auto-reply sent."""
+                    opt: str | None = None, auto_reply: bool = False, edited: bool = False,
+                    command: str | None = None, unshown: str | None = None) -> MessageInMeta:
+    """Meta of a caller's message: attachments, truncation, STOP/START, auto-reply sent,
+    and Telegram's edit mark, command and unshown content."""
     meta: MessageInMeta = {}
-    listed = [Media(url=m["url"], content_type=m["content_type"]) for m in media]
+    listed = list(media)
     if listed:
         meta["media"] = listed[:MAX_ATTACHMENTS]
-    if truncated:
-        meta["truncated"] = True
+    if edited:
+        meta["edited"] = True
+    if command is not None:
+        meta["command"] = command
     if opt is not None:
         meta["opt"] = opt
+    if unshown is not None:
+        meta["unshown"] = unshown
+    if truncated:
+        meta["truncated"] = True
     if auto_reply:
         meta["auto_reply"] = True
     return meta
@@ -240,6 +261,7 @@ class Attachment:
     n: int
     content_type: str
     inline: bool
+    source: str = "twilio"  # a key of MEDIA_SOURCES
 
     @property
     def kind(self) -> str:
@@ -274,10 +296,14 @@ def attachments(meta: Mapping[str, Any]) -> list[Attachment]:
     """The attachments a message's meta lists (none once purged)."""
     found = []
     for n, media in enumerate(meta.get("media") or ()):
-        if not isinstance(media, dict) or not media.get("url"):
+        if not isinstance(media, dict):
+            continue
+        source = media.get("source") or "twilio"
+        locator = MEDIA_SOURCES.get(source)
+        if locator is None or not isinstance(media.get(locator), str) or not media[locator]:
             continue
         content_type = str(media.get("content_type") or "application/octet-stream").lower()
-        found.append(Attachment(n, content_type, content_type in INLINE_IMAGE_TYPES))
+        found.append(Attachment(n, content_type, content_type in INLINE_IMAGE_TYPES, source))
     return found
 
 

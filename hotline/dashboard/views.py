@@ -34,6 +34,7 @@ from hotline.cases.access import can_assign_others, can_reveal, can_view, visibl
 from hotline.cases.references import format_reference, parse_reference
 from hotline.cases.vocabularies import CHANNELS, LANGUAGE_NAMES, LANGUAGES, role_at_least
 from hotline.cases.workflow import STATUSES
+from hotline.channels import attachments
 from hotline.crypto import mask_contact, mask_number
 from hotline.dashboard import queue as queue_mod
 from hotline.dashboard.actions import ACTIONS, FormContext, build_form
@@ -336,7 +337,7 @@ def media(reference: str, interaction_id: int, n: int) -> Any:
     case = load_case(reference)
     interaction = _entry_of(case, interaction_id, "message_in")
     try:
-        fetched = recordings.open_media(interaction, n)
+        fetched = attachments.open_attachment(interaction, n)
     except Exception as exc:  # noqa: BLE001 - any fetch failure must not become a 500
         _fetch_failed(exc, "attachment")
     audit.record("case.media_view", actor=current_user, case=case,

@@ -105,7 +105,7 @@ def media_url(interaction: Interaction, n: int) -> str:
     if interaction.kind != "message_in":
         raise RecordingUnavailable("not a message")
     listed = {item.n: item for item in attachments(interaction.meta or {})}
-    if n not in listed:
+    if n not in listed or listed[n].source != "twilio":
         raise RecordingUnavailable("the message has no such attachment")
     return check_url(interaction.meta["media"][n]["url"])
 

@@ -16,11 +16,10 @@ cannot carry a message whose delivery we could see).
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import current_app
 
 from hotline import languages
+from hotline.cases.timeline import Media, MessageInMeta, message_in_meta, message_out_meta
 from hotline.channels.auto_reply import apply_opt, auto_reply_for, auto_reply_interval
 from hotline.channels.telegram.updates import IncomingMessage
 from hotline.crypto import cipher
@@ -51,24 +50,14 @@ def language_of(message: IncomingMessage) -> str | None:
     return code if code in languages.CODES else None
 
 
-def message_meta(message: IncomingMessage, *, truncated: bool) -> dict[str, Any]:
+def message_meta(message: IncomingMessage, *, truncated: bool) -> MessageInMeta:
     """The interaction's meta: attachments by ``file_id``, edited, command, truncation."""
-    meta: dict[str, Any] = {}
-    if message.files:
-        meta["media"] = [{"source": FILE_SOURCE, "file_id": f.file_id,
-                          "content_type": f.content_type, "kind": f.kind}
-                         for f in message.files]
-    if message.edited:
-        meta["edited"] = True
-    if message.command:
-        meta["command"] = message.command
-    if message.command == "stop":
-        meta["opt"] = "out"
-    if message.unshown:
-        meta["unshown"] = message.unshown
-    if truncated:
-        meta["truncated"] = True
-    return meta
+    return message_in_meta(
+        media=[Media(source=FILE_SOURCE, file_id=f.file_id, content_type=f.content_type,
+                     kind=f.kind) for f in message.files],
+        edited=message.edited, command=message.command or None,
+        opt="out" if message.command == "stop" else None,
+        unshown=message.unshown or None, truncated=truncated)
 
 
 def take_in(message: IncomingMessage) -> IntakeResult:
@@ -96,7 +85,8 @@ def take_in(message: IncomingMessage) -> IntakeResult:
 
     def finish(result: IntakeResult) -> None:
         if replies:
-            store_outgoing(result.case, replies[0], None, meta={"auto_reply": True})
+            store_outgoing(result.case, replies[0], None,
+                           meta=message_out_meta(auto_reply=True))
 
     return receive(
         channel=CHANNEL, address=str(message.chat_id), body=body or None,

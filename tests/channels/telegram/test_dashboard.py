@@ -11,8 +11,9 @@ from sqlalchemy import select
 from hotline.api.tokens import create_token
 from hotline.extensions import db
 from hotline.messaging import outbox
-from hotline.models import Case
+from hotline.models import AuditEvent, Case
 from tests.channels.telegram.conftest import (
+    BOT_TOKEN,
     CHAT_ID,
     expect_send,
     message,
@@ -102,3 +103,51 @@ def test_reports_and_the_csv_export_count_telegram(tg_app, tg_client, supervisor
     rows = export.get_data(as_text=True).splitlines()
     assert len(rows) == 2 and ",telegram," in rows[1]
     assert str(CHAT_ID) not in export.get_data(as_text=True)
+
+
+def test_telegram_photos_edits_and_unshown_content_on_the_case_page(tg_app, tg_client,
+                                                                    fake_api, staff):
+    """A photo shows inline, streamed by the app from Telegram's file host (the bot token
+    never reaches the page); a document downloads; edits and polls are marked; every view
+    is audited; a file Telegram no longer has is a 404, not a 500."""
+    photo = [{"file_id": "AgAD-large", "file_unique_id": "b", "width": 800, "height": 600}]
+    post_update(tg_client, message(60, None, caption="Вот фото", photo=photo))
+    post_update(tg_client, message(61, None, document={
+        "file_id": "BQAD-doc", "file_unique_id": "c", "mime_type": "application/pdf"}))
+    post_update(tg_client, message(62, "Я в Петровке", message_id=60, key="edited_message",
+                                   edit_date=1767226000))
+    post_update(tg_client, message(63, None, poll={"id": "1", "question": "?"}))
+    with tg_app.app_context():
+        case = db.session.execute(select(Case)).scalar_one()
+        reference = case.display_reference
+        ids = [i.id for i in case.interactions if i.kind == "message_in"]
+    login_as(tg_client, staff)
+    page = tg_client.get(case_url(reference)).get_data(as_text=True)
+    photo_url = f"/dashboard/cases/{reference}/media/{ids[0]}/0"
+    doc_url = f"/dashboard/cases/{reference}/media/{ids[1]}/0"
+    assert f'<img src="{photo_url}"' in page and f'href="{doc_url}" download' in page
+    assert ">edited<" in page and "(sent a poll, not shown here)" in page
+    assert BOT_TOKEN not in page and "AgAD-large" not in page
+
+    jpeg = b"\xff\xd8\xff\xe0 a tiny jpeg"
+    fake_api.expect_request(f"/bot{BOT_TOKEN}/getFile", method="POST",
+                            json={"file_id": "AgAD-large"}).respond_with_json(
+        {"ok": True, "result": {"file_id": "AgAD-large", "file_path": "photos/file_1.jpg",
+                                "file_size": len(jpeg)}})
+    fake_api.expect_request(f"/file/bot{BOT_TOKEN}/photos/file_1.jpg").respond_with_data(
+        jpeg, content_type="image/jpeg")
+    shown = tg_client.get(photo_url)
+    assert shown.status_code == 200 and shown.data == jpeg
+    assert shown.mimetype == "image/jpeg" and shown.headers["Content-Disposition"] == "inline"
+    assert shown.headers["X-Content-Type-Options"] == "nosniff"
+
+    fake_api.expect_request(f"/bot{BOT_TOKEN}/getFile", method="POST",
+                            json={"file_id": "BQAD-doc"}).respond_with_json(
+        {"ok": False, "error_code": 400, "description": "Bad Request: file is too old"},
+        status=400)
+    assert tg_client.get(doc_url).status_code == 404
+    assert tg_client.get(f"/dashboard/cases/{reference}/media/{ids[0]}/5").status_code == 404
+    with tg_app.app_context():
+        views = db.session.execute(select(AuditEvent).where(
+            AuditEvent.action == "case.media_view")).scalars().all()
+        assert [v.detail["interaction_id"] for v in views] == [ids[0]]
