@@ -12,7 +12,9 @@ images in ``docs/screenshots/``, so a plain test run leaves the git tree clean.
 from __future__ import annotations
 
 import os
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +32,17 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 UPDATE_SCREENSHOTS_ENV = "HOTLINE_UPDATE_SCREENSHOTS"
 # Anything smaller is a blank or broken image.
 MIN_SCREENSHOT_BYTES = 5_000
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A small real PNG (a caller's photo in a test): pages must show it from their origin."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + b"\xcc\x22\x2e" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def screenshot_dir(tmp_path: Path) -> Path:

@@ -4,8 +4,6 @@ each made through the real front doors. Takes the README screenshots ``case-web-
 
 from __future__ import annotations
 
-import struct
-import zlib
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +11,7 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import Case
+from tests.browser import png
 from tests.conftest import login_as
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp, parse_twiml, post_signed
 from tests.web_helpers import reference_and_receipt, send_contact
@@ -22,18 +21,7 @@ MEDIA = (f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Message
          f"/Media/ME{'7' * 32}")
 
 
-def _png(width: int = 2, height: int = 2) -> bytes:
-    """A small real PNG: the page must show it from the app's own origin."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    rows = b"".join(b"\x00" + b"\xcc\x22\x2e" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-
-
-PNG = _png()
+PNG = png()
 
 
 @pytest.fixture

@@ -5,12 +5,16 @@ Takes the README screenshot ``telegram-case.png`` (see ``screenshot`` in tests/b
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.messaging import outbox
 from hotline.models import Case
+from tests.browser import png
 from tests.channels.telegram.conftest import (
+    BOT_TOKEN,
     CHAT_ID,
     expect_send,
     message,
@@ -50,12 +54,22 @@ def test_a_telegram_case_worked_end_to_end_in_the_browser(tg_app, tg_client, tg_
         page.get_by_label("Channel").select_option("telegram")
         page.get_by_role("button", name="Apply filters").click()
         page.wait_for_url("**channel=telegram**")
+        # The photo: the app asks getFile and streams the file to the page itself.
+        fake_api.expect_request(f"/bot{BOT_TOKEN}/getFile", method="POST",
+                                json={"file_id": "AgAD-photo"}).respond_with_json(
+            {"ok": True, "result": {"file_id": "AgAD-photo", "file_path": "photos/file_3.jpg"}})
+        fake_api.expect_request(f"/file/bot{BOT_TOKEN}/photos/file_3.jpg").respond_with_data(
+            png(160, 90), content_type="image/jpeg")
         page.get_by_role("link", name=reference).click()
         page.wait_for_url(f"**/dashboard/cases/{reference}")
+        image = page.locator(".attachments img")
+        image.wait_for()
+        page.wait_for_function("() => document.querySelector('.attachments img').complete")
+        assert image.evaluate("e => e.naturalWidth") == 160
 
-        facts = page.locator(".facts").inner_text()
+        facts = page.locator("#case-facts").inner_text()
         assert "Telegram chat" in facts and str(CHAT_ID) not in page.content()
-        assert page.get_by_role("button", name="Reveal number (logged)").count() == 0
+        assert page.get_by_role("button", name=re.compile("Reveal")).count() == 0
         timeline = page.locator(".timeline").inner_text()
         assert timeline.count("<script>x()</script>") == 1
         assert "Это мой жетон" in timeline and "edited" in timeline
