@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from hotline.cases.timeline import call_outcome
 from hotline.cases.workflow import OPEN_STATUSES
 from hotline.demo import (
     CHANNEL_WEIGHTS,
@@ -69,7 +70,8 @@ def test_the_open_backlog_is_a_shift(night) -> None:  # noqa: ANN001
     for case in callbacks:  # the call reached nobody
         call = db.session.scalars(select(Interaction).where(
             Interaction.case_id == case.id, Interaction.kind == "call")).one()
-        assert call.meta["status"] in ("no-answer", "busy")
+        assert call.meta["dial_status"] in ("no-answer", "busy")
+        assert call_outcome(call.meta) in ("no_answer", "busy", "voicemail")
     # Everything older than ten days is closed; nothing is in the future.
     assert all(c.status == "closed" for c in night if _age(c) > timedelta(days=10))
     assert all(_age(c) >= timedelta(0) for c in night)
