@@ -36,10 +36,9 @@ dial_status  # CallMeta: hotline/channels/twilio/voice.py writes it, call_outcom
 callback_marked  # CallMeta: hotline/channels/twilio/calls.py (update_call)
 
 # Read in templates.
-_.last_error  # Interaction: templates/dashboard/case.html (delivery detail)
+_.last_error  # Entry: templates/timeline/message_out.html (delivery detail)
 last_error
 _.can_sign_in_with_password  # User: templates/admin/user.html
-open_attachment  # Telegram files: the dashboard media route (channels/attachments.py, issue 12)
 _.fragment  # Entry and ActionSpec: templates/dashboard/case.html includes it by name
 mine  # ThreadEntry: templates/public/followup.html
 open_cases  # ReportData: templates/reports/index.html
