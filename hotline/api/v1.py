@@ -53,7 +53,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         abort(400, description=f"limit must be between 1 and {MAX_LIMIT}")
     return int(raw)
 

@@ -196,7 +196,7 @@ def _stream_with_requests(client: TwilioHttpClient, url: str, auth: tuple[str, s
 
 def _length(headers) -> int | None:  # noqa: ANN001
     raw = str((headers or {}).get("Content-Length") or "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _content_type(headers) -> str:  # noqa: ANN001

@@ -99,8 +99,8 @@ def test_search_by_reference_in_any_form(app, client, token):
         assert [item["reference"] for item in items] == [ref]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=999", "limit=abc", "cursor=!!!",
-                                   "cursor=djE6YWJj"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=999", "limit=abc", "limit=%C2%B9",
+                                   "cursor=!!!", "cursor=djE6YWJj"])
 def test_bad_parameters_are_400(client, token, query):
     response = client.get(f"/api/v1/cases?{query}", headers=auth(token))
     assert response.status_code == 400 and response.is_json

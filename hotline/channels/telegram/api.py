@@ -169,7 +169,7 @@ def open_file(path: str, max_bytes: int) -> Download:
         response.close()
         raise TelegramRefused(response.status_code, f"HTTP {response.status_code}")
     raw_length = str(response.headers.get("Content-Length") or "")
-    length = int(raw_length) if raw_length.isdigit() else None
+    length = int(raw_length) if raw_length.isascii() and raw_length.isdigit() else None
     if length is not None and length > max_bytes:
         response.close()
         raise TelegramRefused(413, "the file is larger than the limit")

@@ -56,7 +56,7 @@ def language_for_digits(digits: str | None) -> str | None:
     """The language a menu key selects, or None for any other input."""
     languages = ivr_languages()
     digits = (digits or "").strip()
-    if len(digits) == 1 and digits.isdigit() and 1 <= int(digits) <= len(languages):
+    if len(digits) == 1 and "1" <= digits <= "9" and int(digits) <= len(languages):
         return languages[int(digits) - 1]
     return None
 

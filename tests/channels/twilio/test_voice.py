@@ -131,7 +131,7 @@ def test_nobody_on_duty_goes_to_voicemail_and_callback_queue(app, twilio_post, m
         assert the_case().language == "ko" and the_case().callback_needed
 
 
-@pytest.mark.parametrize("digits", ["9", "0", "", "12", "*"])
+@pytest.mark.parametrize("digits", ["9", "0", "", "12", "*", "¹", "٣"])
 def test_wrong_key_replays_the_menu_once(app, twilio_post, digits):
     root = xml(twilio_post("/twilio/voice/language", call(Digits=digits)))
     assert len(root.findall("Gather")) == 1 and root.find("Record") is not None
