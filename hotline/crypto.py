@@ -75,12 +75,12 @@ class EncryptedText(TypeDecorator):
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001 - SQLAlchemy signature
+    def process_bind_param(self, value, dialect):
         if value is None:
             return None
         return cipher().encrypt(value)
 
-    def process_result_value(self, value, dialect):  # noqa: ANN001
+    def process_result_value(self, value, dialect):
         if value is None:
             return None
         return cipher().decrypt(value)

@@ -229,7 +229,7 @@ class _Writer:
             buffer.write("\n")
         raw: Any = self.connection.connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN"  # noqa: S608
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         ) as copy:
             copy.write(buffer.getvalue())
 

@@ -61,42 +61,42 @@ SYSTEM_WORDS = frozenset(
 Check = Callable[[Any], bool]
 
 
-def is_code_word(value: Any) -> bool:  # noqa: ANN401 - any JSON value
+def is_code_word(value: Any) -> bool:
     """A short lower-case word of the system's own (a status, a reason), never free text."""
     return isinstance(value, str) and (value in SYSTEM_WORDS or (
         len(value) <= _MAX_CODE_WORD and _CODE_WORD.match(value) is not None))
 
 
-def is_number(value: Any) -> bool:  # noqa: ANN401
+def is_number(value: Any) -> bool:
     """An int or float (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def is_user_id(value: Any) -> TypeGuard[int]:  # noqa: ANN401
+def is_user_id(value: Any) -> TypeGuard[int]:
     """A staff member's id as meta stores it (an int, not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_flag(value: Any) -> bool:  # noqa: ANN401
+def is_flag(value: Any) -> bool:
     """A boolean."""
     return isinstance(value, bool)
 
 
-def is_moment(value: Any) -> bool:  # noqa: ANN401
+def is_moment(value: Any) -> bool:
     """An ISO-8601 timestamp (a date, which a purge keeps like every other date)."""
     return isinstance(value, str) and _ISO_MOMENT.match(value) is not None
 
 
-def is_id(value: Any) -> bool:  # noqa: ANN401
+def is_id(value: Any) -> bool:
     """A row id (of a staff member) or None."""
     return value is None or is_number(value)
 
 
-def is_code_or_none(value: Any) -> bool:  # noqa: ANN401
+def is_code_or_none(value: Any) -> bool:
     return value is None or is_code_word(value)
 
 
-def is_changes(value: Any) -> bool:  # noqa: ANN401
+def is_changes(value: Any) -> bool:
     """``{field: [before, after]}`` made only of code words (classification changes)."""
     return isinstance(value, dict) and all(
         is_code_word(name) and isinstance(pair, list) and len(pair) == 2
@@ -235,7 +235,7 @@ def classification_change_meta(changes: Mapping[str, list[str | None]]
     return ClassificationChangeMeta(changes={k: list(v) for k, v in changes.items()})
 
 
-def assignment_meta(before: Any, after: Any) -> AssignmentMeta:  # noqa: ANN401 - User|None
+def assignment_meta(before: Any, after: Any) -> AssignmentMeta:
     """Meta of an assignment: ids and display names of the previous and new assignee."""
     return AssignmentMeta({
         "from": before.id if before else None, "to": after.id if after else None,
@@ -408,7 +408,7 @@ def scrub_meta(kind: str, meta: Mapping[str, Any] | None) -> dict[str, Any]:
     return kept
 
 
-def present(interaction: Any, names: Mapping[int, str] | None = None,  # noqa: ANN401
+def present(interaction: Any, names: Mapping[int, str] | None = None,
             *, with_body: bool = True) -> Entry:
     """One interaction as an ``Entry``; ``names`` maps staff ids in meta to names."""
     kind = KINDS.get(interaction.kind)
@@ -425,7 +425,7 @@ def present(interaction: Any, names: Mapping[int, str] | None = None,  # noqa: A
     return entry
 
 
-def referenced_users(interactions: Iterable[Any]) -> set[int]:  # noqa: ANN401
+def referenced_users(interactions: Iterable[Any]) -> set[int]:
     """Staff ids the entries' meta refers to (to load their names in one query)."""
     ids: set[int] = set()
     for item in interactions:
@@ -437,7 +437,7 @@ def referenced_users(interactions: Iterable[Any]) -> set[int]:  # noqa: ANN401
     return ids
 
 
-def present_timeline(interactions: Iterable[Any], names: Mapping[int, str]  # noqa: ANN401
+def present_timeline(interactions: Iterable[Any], names: Mapping[int, str]
                      ) -> list[Entry]:
     """Every interaction of a page as entries (names: see ``referenced_users``)."""
     return [present(item, names) for item in interactions]
@@ -448,14 +448,14 @@ def present_timeline(interactions: Iterable[Any], names: Mapping[int, str]  # no
 PRIVATE_EXTERNAL_ID_CHANNELS = frozenset({"web"})
 
 
-def public_external_id(item: Any) -> str | None:  # noqa: ANN401 - an Interaction
+def public_external_id(item: Any) -> str | None:
     """The interaction's external id as the API shows it (None for web submissions)."""
     if item.channel in PRIVATE_EXTERNAL_ID_CHANNELS:
         return None
     return item.external_id
 
 
-def api_item(interaction: Any, *, with_body: bool) -> dict[str, Any]:  # noqa: ANN401
+def api_item(interaction: Any, *, with_body: bool) -> dict[str, Any]:
     """One interaction in ``GET /api/v1/cases/<reference>``."""
     kind = KINDS.get(interaction.kind)
     return {

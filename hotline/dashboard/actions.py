@@ -41,7 +41,7 @@ Run = Callable[[Case, User, Any], object]  # what it returns is not used
 Setup = Callable[[Any, Case, FormContext, bool], None]
 
 
-def _no_setup(form: Any, case: Case, context: FormContext, fresh: bool) -> None:  # noqa: ANN401
+def _no_setup(form: Any, case: Case, context: FormContext, fresh: bool) -> None:
     """Forms without choices to fill in."""
 
 

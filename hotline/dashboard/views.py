@@ -316,7 +316,7 @@ def voicemail(reference: str, interaction_id: int) -> Any:
     interaction = _entry_of(case, interaction_id, "voicemail")
     try:
         chunks, content_type = recordings.open_recording(interaction)
-    except Exception as exc:  # noqa: BLE001 - any fetch failure must not become a 500
+    except Exception as exc:
         _fetch_failed(exc, "recording")
     audit.record("case.voicemail_play", actor=current_user, case=case,
                  detail={"interaction_id": interaction.id})
@@ -338,7 +338,7 @@ def media(reference: str, interaction_id: int, n: int) -> Any:
     interaction = _entry_of(case, interaction_id, "message_in")
     try:
         fetched = attachments.open_attachment(interaction, n)
-    except Exception as exc:  # noqa: BLE001 - any fetch failure must not become a 500
+    except Exception as exc:
         _fetch_failed(exc, "attachment")
     audit.record("case.media_view", actor=current_user, case=case,
                  detail={"interaction_id": interaction.id, "n": n,

@@ -105,7 +105,7 @@ class IntakeResult:
         """The caller as an ORM object (loaded on first use)."""
         return self._load("caller", Caller, self.caller_id or self.case.caller_id)
 
-    def _load(self, name: str, model: type, ident: int | None) -> Any:  # noqa: ANN401
+    def _load(self, name: str, model: type, ident: int | None) -> Any:
         if name not in self._objects:
             # populate_existing: receive wrote these rows with Core statements.
             self._objects[name] = db.session.get(model, ident, populate_existing=True)

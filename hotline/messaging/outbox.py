@@ -248,7 +248,7 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
     return result
 
 
-def _mark_opted_out(caller) -> None:  # noqa: ANN001 - a Caller
+def _mark_opted_out(caller) -> None:
     if not caller.opted_out:
         caller.opted_out = True
         caller.opted_out_at = utcnow()

@@ -129,7 +129,7 @@ def fetch(url: str, *, max_bytes: int | None = None) -> Fetched:
     return _fetch_whole(client, url, auth, max_bytes)
 
 
-def _redirect_target(url: str, status: int, headers) -> str | None:  # noqa: ANN001
+def _redirect_target(url: str, status: int, headers) -> str | None:
     if status in (301, 302, 303, 307, 308) and headers and headers.get("Location"):
         return check_url(urljoin(url, headers["Location"]))
     return None
@@ -194,12 +194,12 @@ def _stream_with_requests(client: TwilioHttpClient, url: str, auth: tuple[str, s
     return Fetched(chunks(), _content_type(response.headers), length)
 
 
-def _length(headers) -> int | None:  # noqa: ANN001
+def _length(headers) -> int | None:
     raw = str((headers or {}).get("Content-Length") or "")
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-def _content_type(headers) -> str:  # noqa: ANN001
+def _content_type(headers) -> str:
     """The media type Twilio declared (parameters dropped), or a neutral default."""
     value = str((headers or {}).get("Content-Type") or "").split(";")[0].strip().lower()
     major, _, minor = value.partition("/")

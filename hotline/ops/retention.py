@@ -134,7 +134,7 @@ def twilio_resources(external_id: str | None, meta: Any) -> tuple[set[str], set[
     return recordings, media
 
 
-def _candidates(cutoff: datetime):  # noqa: ANN202 - a SQL condition
+def _candidates(cutoff: datetime):
     return and_(Case.status == "closed", Case.closed_at.is_not(None), Case.closed_at < cutoff,
                 Case.purged_at.is_(None))
 
@@ -211,7 +211,7 @@ def _count_dry(batch: list[_CaseWork], report: PurgeReport) -> None:
         report.media += len(work.media)
 
 
-def _delete_at_twilio(client, work: _CaseWork, report: PurgeReport) -> bool:  # noqa: ANN001
+def _delete_at_twilio(client, work: _CaseWork, report: PurgeReport) -> bool:
     """Delete the case's recordings and media at Twilio; False leaves the case for later."""
     if not work.recordings and not work.media:
         return True
@@ -235,7 +235,7 @@ def _delete_at_twilio(client, work: _CaseWork, report: PurgeReport) -> bool:  # 
     return True
 
 
-def _gone(call) -> int:  # noqa: ANN001
+def _gone(call) -> int:
     """Run a delete; a 404 means it is gone already (0), success counts 1."""
     try:
         call()

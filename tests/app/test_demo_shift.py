@@ -29,7 +29,7 @@ NOW = datetime(2030, 3, 1, 2, 30, tzinfo=UTC)  # half past two in the night
 
 
 @pytest.fixture
-def night(app_ctx):  # noqa: ANN001
+def night(app_ctx):
     seed(200, seed_value=5, now=NOW)
     db.session.expire_all()
     cases = db.session.scalars(select(Case)).all()
@@ -42,7 +42,7 @@ def _age(case: Case) -> timedelta:
     return NOW - case.created_at
 
 
-def test_a_handful_of_demo_staff_with_obvious_names(night) -> None:  # noqa: ANN001
+def test_a_handful_of_demo_staff_with_obvious_names(night) -> None:
     users = db.session.scalars(select(User)).all()
     assert len(users) == DEFAULT_STAFF + DEFAULT_SUPERVISORS <= 8
     assert all(u.demo and u.display_name.startswith("Demo ") for u in users)
@@ -50,7 +50,7 @@ def test_a_handful_of_demo_staff_with_obvious_names(night) -> None:  # noqa: ANN
     assert all(not u.can_sign_in_with_password for u in users)
 
 
-def test_new_cases_are_minutes_to_hours_old(night) -> None:  # noqa: ANN001
+def test_new_cases_are_minutes_to_hours_old(night) -> None:
     new = [c for c in night if c.status == "new"]
     assert len(new) >= 3
     assert all(_age(c) <= timedelta(hours=SHIFT_HOURS) for c in new)
@@ -60,7 +60,7 @@ def test_new_cases_are_minutes_to_hours_old(night) -> None:  # noqa: ANN001
                and c.urgency == "normal" for c in new)
 
 
-def test_the_open_backlog_is_a_shift(night) -> None:  # noqa: ANN001
+def test_the_open_backlog_is_a_shift(night) -> None:
     open_cases = [c for c in night if c.status in OPEN_STATUSES]
     assert 8 <= len(open_cases) <= 40
     statuses = Counter(c.status for c in open_cases)
@@ -79,7 +79,7 @@ def test_the_open_backlog_is_a_shift(night) -> None:  # noqa: ANN001
     assert all(c.first_response_at <= NOW for c in worked)
 
 
-def test_proportions_are_believable(app_ctx) -> None:  # noqa: ANN001
+def test_proportions_are_believable(app_ctx) -> None:
     seed(2000, seed_value=9, now=NOW)
     cases = db.session.scalars(select(Case)).all()
     channels = Counter(c.channel for c in cases)
@@ -101,7 +101,7 @@ def test_proportions_are_believable(app_ctx) -> None:  # noqa: ANN001
     assert open_count < 0.1 * len(cases)
 
 
-def test_demo_accounts_cannot_sign_in(app, client, night) -> None:  # noqa: ANN001
+def test_demo_accounts_cannot_sign_in(app, client, night) -> None:
     from hotline.demo import NO_LOGIN_HASH
 
     email = f"staff01@{DEMO_EMAIL_DOMAIN}"
@@ -110,7 +110,7 @@ def test_demo_accounts_cannot_sign_in(app, client, night) -> None:  # noqa: ANN0
         assert answer.status_code != 302 or "/login/two-factor" not in answer.location
 
 
-def test_with_logins_they_sign_in_like_new_accounts(app, client) -> None:  # noqa: ANN001
+def test_with_logins_they_sign_in_like_new_accounts(app, client) -> None:
     result = app.test_cli_runner().invoke(args=["demo", "seed", "--cases", "30",
                                                 "--with-logins"])
     assert result.exit_code == 0, result.output
@@ -124,13 +124,13 @@ def test_with_logins_they_sign_in_like_new_accounts(app, client) -> None:  # noq
         assert user.demo and user.must_change_password and user.can_sign_in_with_password
 
 
-def test_without_logins_the_cli_says_so(app) -> None:  # noqa: ANN001
+def test_without_logins_the_cli_says_so(app) -> None:
     result = app.test_cli_runner().invoke(args=["demo", "seed", "--cases", "20"])
     assert result.exit_code == 0, result.output
     assert "cannot sign in" in result.output and "one-time password" not in result.output
 
 
-def test_admin_list_marks_demo_accounts(app, client, make_user, night) -> None:  # noqa: ANN001
+def test_admin_list_marks_demo_accounts(app, client, make_user, night) -> None:
     demo_id = db.session.scalars(select(User.id).where(User.demo.is_(True))).first()
     db.session.rollback()
     admin = make_user("admin", email="real.admin@hotline.test", display_name="Real Admin")

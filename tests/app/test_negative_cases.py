@@ -53,7 +53,7 @@ def _snapshot(app: Flask) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture
-def world(app, make_user) -> dict[str, Any]:  # noqa: ANN001
+def world(app, make_user) -> dict[str, Any]:
     """A staff member, a colleague, an open case for anyone, the colleague's case (both
     with a voicemail), an API token: the values every route's URL needs."""
     staff = make_user("staff", display_name="Olena K.")
@@ -112,7 +112,7 @@ def _payload(app: Flask, token: str | None) -> dict[str, str]:
     return data
 
 
-def _anonymous_csrf(app: Flask, client) -> str:  # noqa: ANN001
+def _anonymous_csrf(app: Flask, client) -> str:
     """A valid CSRF token planted in an anonymous session: only the sign-in check is left."""
     with app.test_request_context():
         token = generate_csrf()
@@ -122,7 +122,7 @@ def _anonymous_csrf(app: Flask, client) -> str:  # noqa: ANN001
     return token
 
 
-def _signed_in_csrf(client) -> str:  # noqa: ANN001
+def _signed_in_csrf(client) -> str:
     return form_csrf_token(client.get("/account/password").get_data(as_text=True))
 
 

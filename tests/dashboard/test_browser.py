@@ -14,7 +14,7 @@ from tests.conftest import login_as
 CALLER = "+79161234545"
 
 
-def _browser_session(chromium, app, user, base_url: str):  # noqa: ANN001, ANN202
+def _browser_session(chromium, app, user, base_url: str):
     """A browser context signed in as ``user`` (the session cookie of a test client)."""
     client = app.test_client()
     login_as(client, user)
@@ -24,7 +24,7 @@ def _browser_session(chromium, app, user, base_url: str):  # noqa: ANN001, ANN20
     return context
 
 
-def _seed_demo(app, staff) -> None:  # noqa: ANN001
+def _seed_demo(app, staff) -> None:
     """Realistic traffic in all four languages, plus an earlier case of our caller."""
     with app.app_context():
         earlier = receive(channel="sms", address=CALLER, body="Как с вами связаться?",

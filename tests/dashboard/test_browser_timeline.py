@@ -32,12 +32,12 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def app(make_app, fake):  # noqa: ANN001, ANN201 - the live server serves this app
+def app(make_app, fake):
     return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_HTTP_CLIENT=fake,
                     TWILIO_MESSAGING_FROM=HOTLINE)
 
 
-def _signed_in(chromium, app, user, base_url: str, width: int):  # noqa: ANN001, ANN202
+def _signed_in(chromium, app, user, base_url: str, width: int):
     client = app.test_client()
     login_as(client, user)
     cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
@@ -46,13 +46,13 @@ def _signed_in(chromium, app, user, base_url: str, width: int):  # noqa: ANN001,
     return context
 
 
-def _newest(app) -> str:  # noqa: ANN001
+def _newest(app) -> str:
     with app.app_context():
         return db.session.execute(select(Case).order_by(Case.id.desc())).scalars().first(
         ).display_reference
 
 
-def _voice_case(client, staff_id: int) -> None:  # noqa: ANN001
+def _voice_case(client, staff_id: int) -> None:
     call = {"CallSid": "CA" + "8" * 32, "From": "+79161230099", "To": HOTLINE,
             "CallStatus": "ringing"}
     post_signed(client, "/twilio/voice", call)

@@ -13,7 +13,7 @@ from tests.dashboard_support import case_url, csrf_token, make_case, minutes_ago
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp
 
 
-def _add(app, case_id: int, **fields) -> int:  # noqa: ANN001, ANN003
+def _add(app, case_id: int, **fields) -> int:
     with app.app_context():
         item = Interaction(case_id=case_id, meta=fields.pop("meta", {}), **fields)
         db.session.add(item)
@@ -21,7 +21,7 @@ def _add(app, case_id: int, **fields) -> int:  # noqa: ANN001, ANN003
         return item.id
 
 
-def _audits(app, action: str) -> list[AuditEvent]:  # noqa: ANN001
+def _audits(app, action: str) -> list[AuditEvent]:
     with app.app_context():
         rows = db.session.execute(select(AuditEvent).where(AuditEvent.action == action)
                                   ).scalars().all()
@@ -156,7 +156,7 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def twilio_app(make_app, fake):  # noqa: ANN001, ANN201
+def twilio_app(make_app, fake):
     return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_HTTP_CLIENT=fake)
 
 

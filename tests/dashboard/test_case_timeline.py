@@ -39,32 +39,32 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def line(make_app, fake):  # noqa: ANN001, ANN201
+def line(make_app, fake):
     """An app with Twilio configured against the fake HTTP client."""
     return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_HTTP_CLIENT=fake,
                     TWILIO_MESSAGING_FROM=HOTLINE)
 
 
 @pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
+def staff(make_user):
     return make_user("staff", display_name="Olena K.", languages="ru,uk", phone="+380501112233",
                      on_duty=True)
 
 
-def signed_in(app, user):  # noqa: ANN001, ANN201
+def signed_in(app, user):
     client = app.test_client()
     login_as(client, user)
     return client
 
 
-def only_case(app) -> Case:  # noqa: ANN001
+def only_case(app) -> Case:
     with app.app_context():
         case = db.session.execute(select(Case).order_by(Case.id.desc())).scalars().first()
         db.session.expunge(case)
         return case
 
 
-def page_of(client, reference: str) -> str:  # noqa: ANN001
+def page_of(client, reference: str) -> str:
     response = client.get(case_url(reference))
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -85,7 +85,7 @@ def safety(page: str) -> tuple[str, str]:
     return found.group(2).strip(), found.group(1)
 
 
-def audits(app, action: str) -> list[AuditEvent]:  # noqa: ANN001
+def audits(app, action: str) -> list[AuditEvent]:
     with app.app_context():
         rows = db.session.execute(select(AuditEvent).where(AuditEvent.action == action)
                                   ).scalars().all()
@@ -93,7 +93,7 @@ def audits(app, action: str) -> list[AuditEvent]:  # noqa: ANN001
         return rows
 
 
-def api(app, path: str) -> dict:  # noqa: ANN001
+def api(app, path: str) -> dict:
     with app.app_context():
         _row, token = create_token("reader", "staff")
         db.session.commit()
@@ -204,7 +204,7 @@ def test_sms_case_with_reply_delivery_notes_status_and_classification(line, fake
     assert "STOP: opted out of replies" in text
 
 
-def whatsapp_with_media(client) -> None:  # noqa: ANN001
+def whatsapp_with_media(client) -> None:
     params = sms(MESSAGE_SID, "Фото документов", sender="whatsapp:" + CALLER, NumMedia="2",
                  MediaUrl0=IMAGE_URL, MediaContentType0="image/jpeg",
                  MediaUrl1=PDF_URL, MediaContentType1="application/pdf")
@@ -300,7 +300,7 @@ def call(**extra: str) -> dict:
             "CallStatus": "in-progress", **extra}
 
 
-def ring(client):  # noqa: ANN001, ANN201
+def ring(client):
     """The caller calls and presses 2 (Russian); returns the dial TwiML."""
     assert post_signed(client, "/twilio/voice", call(CallStatus="ringing")).status_code == 200
     answer = post_signed(client, "/twilio/voice/language", call(Digits="2"))

@@ -164,7 +164,7 @@ def test_keyset_pagination_walks_every_case_once_without_offset(make_app, make_u
     with app.app_context():
         engine = db.engine
 
-    def capture(conn, cursor, statement, parameters, *args):  # noqa: ANN001, ANN002
+    def capture(conn, cursor, statement, parameters, *args):
         statements.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", capture)
@@ -292,7 +292,7 @@ def _postgres_plan(sql: str) -> str:
         db.session.rollback()
 
 
-def _queue_sql(conditions: list) -> str:  # noqa: ANN001
+def _queue_sql(conditions: list) -> str:
     """The open queue's first page as the shared filter set builds it, as SQL."""
     stmt = (select(Case.id).where(*conditions)
             .order_by(Case.queue_rank, Case.created_at, Case.id).limit(PAGE_SIZE + 1))

@@ -32,17 +32,17 @@ def sms(sid: str, body: str, sender: str = SENDER) -> dict:
 
 
 @contextmanager
-def counting(app) -> Iterator[dict[str, int]]:  # noqa: ANN001
+def counting(app) -> Iterator[dict[str, int]]:
     """Count statements (without SQLite's BEGIN) and commits on the app's engine."""
     counts = {"statements": 0, "commits": 0}
     with app.app_context():
         engine = db.engine
 
-    def on_statement(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+    def on_statement(_conn, _cursor, statement, *_args) -> None:
         if not statement.startswith("BEGIN"):
             counts["statements"] += 1
 
-    def on_commit(_conn) -> None:  # noqa: ANN001
+    def on_commit(_conn) -> None:
         counts["commits"] += 1
 
     event.listen(engine, "before_cursor_execute", on_statement)

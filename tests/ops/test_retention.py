@@ -38,8 +38,8 @@ class RecordingHttpClient(HttpClient):
         self.status = status
         self.requests: list[tuple[str, str]] = []
 
-    def request(self, method, uri, params=None, data=None, headers=None,  # noqa: ANN001
-                auth=None, timeout=None, allow_redirects=False) -> TwilioResponse:  # noqa: ANN001
+    def request(self, method, uri, params=None, data=None, headers=None,
+                auth=None, timeout=None, allow_redirects=False) -> TwilioResponse:
         self.requests.append((method, uri))
         if self.status == 204:
             return TwilioResponse(204, "")
@@ -53,7 +53,7 @@ def twilio_http() -> RecordingHttpClient:
 
 
 @pytest.fixture
-def rapp(make_app, twilio_http):  # noqa: ANN001, ANN201
+def rapp(make_app, twilio_http):
     """An app whose Twilio client talks to the recording HTTP layer."""
     return make_app(TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_HTTP_CLIENT=twilio_http)
 
@@ -137,7 +137,7 @@ def _all_rows_as_text() -> str:
     return "\n".join(parts)
 
 
-def test_purge_removes_identifying_data_and_keeps_counts(rapp, twilio_http) -> None:  # noqa: ANN001
+def test_purge_removes_identifying_data_and_keeps_counts(rapp, twilio_http) -> None:
     with rapp.app_context():
         ids = _seed()
         secrets = _raw_secrets(ids["old"])
@@ -202,7 +202,7 @@ def test_purge_removes_identifying_data_and_keeps_counts(rapp, twilio_http) -> N
         assert fresh.case.caller_id != old.caller_id
 
 
-def test_purged_data_is_gone_from_the_sqlite_file(rapp) -> None:  # noqa: ANN001
+def test_purged_data_is_gone_from_the_sqlite_file(rapp) -> None:
     with rapp.app_context():
         if db.engine.dialect.name != "sqlite":
             # PostgreSQL: the logical check above applies; disk pages are a documented risk.
@@ -229,7 +229,7 @@ def test_purged_data_is_gone_from_the_sqlite_file(rapp) -> None:  # noqa: ANN001
         assert needle not in data
 
 
-def test_dry_run_changes_nothing(rapp, twilio_http) -> None:  # noqa: ANN001
+def test_dry_run_changes_nothing(rapp, twilio_http) -> None:
     with rapp.app_context():
         _seed()
         dump = _all_rows_as_text()
@@ -244,7 +244,7 @@ def test_dry_run_changes_nothing(rapp, twilio_http) -> None:  # noqa: ANN001
         assert _all_rows_as_text() == dump
 
 
-def test_retention_days_setting_is_the_default(make_app, twilio_http) -> None:  # noqa: ANN001
+def test_retention_days_setting_is_the_default(make_app, twilio_http) -> None:
     unset = make_app(TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_HTTP_CLIENT=twilio_http)
     result = unset.test_cli_runner().invoke(args=["retention", "purge"])
     assert result.exit_code == 1 and "RETENTION_DAYS is not set" in result.output
@@ -262,7 +262,7 @@ def test_retention_days_setting_is_the_default(make_app, twilio_http) -> None:  
         assert db.session.get(Case, ids["busy_old"]).purged_at is None
 
 
-def test_twilio_failure_keeps_the_case_for_the_next_run(rapp, twilio_http) -> None:  # noqa: ANN001
+def test_twilio_failure_keeps_the_case_for_the_next_run(rapp, twilio_http) -> None:
     twilio_http.status = 500
     with rapp.app_context():
         ids = _seed()
@@ -280,7 +280,7 @@ def test_twilio_failure_keeps_the_case_for_the_next_run(rapp, twilio_http) -> No
         assert db.session.get(Case, ids["old"]).purged_at is not None
 
 
-def test_without_twilio_credentials_cases_with_recordings_wait(make_app) -> None:  # noqa: ANN001
+def test_without_twilio_credentials_cases_with_recordings_wait(make_app) -> None:
     app = make_app()
     with app.app_context():
         ids = _seed()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 CASES = 240
 
 
-def _seed(app, users) -> int:  # noqa: ANN001
+def _seed(app, users) -> int:
     """A plausible month of cases (fixed random seed), for the screenshot."""
     rng = random.Random(6)
     now = datetime.now(UTC)

@@ -42,16 +42,16 @@ def fake() -> FakeTwilioHttp:
 
 
 @pytest.fixture
-def app(make_app, fake):  # noqa: ANN001, ANN201 - Twilio "configured" with a fake HTTP layer
+def app(make_app, fake):
     return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_MESSAGING_FROM=HOTLINE_NUMBER,
                     TWILIO_HTTP_CLIENT=fake)
 
 
-def _local_only(context) -> list[str]:  # noqa: ANN001
+def _local_only(context) -> list[str]:
     """Record every request of ``context``; let those to 127.0.0.1 through, abort others."""
     seen: list[str] = []
 
-    def route(route, request) -> None:  # noqa: ANN001
+    def route(route, request) -> None:
         seen.append(request.url)
         if urlsplit(request.url).hostname == "127.0.0.1":
             route.continue_()
@@ -72,7 +72,7 @@ def _post_sms(base_url: str, params: dict) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
-def _password_step(page, base_url: str, email: str) -> None:  # noqa: ANN001
+def _password_step(page, base_url: str, email: str) -> None:
     page.goto(f"{base_url}/dashboard/")
     assert urlsplit(page.url).path == "/login"  # no access without signing in
     page.get_by_label("Email address").fill(email)
@@ -81,7 +81,7 @@ def _password_step(page, base_url: str, email: str) -> None:  # noqa: ANN001
     page.wait_for_url("**/login/two-factor")
 
 
-def _sign_in_enrolled(page, base_url: str, email: str, secret: str) -> None:  # noqa: ANN001
+def _sign_in_enrolled(page, base_url: str, email: str, secret: str) -> None:
     """Password, then the current code of an authenticator enrolled earlier."""
     _password_step(page, base_url, email)
     page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
@@ -89,7 +89,7 @@ def _sign_in_enrolled(page, base_url: str, email: str, secret: str) -> None:  # 
     page.wait_for_url("**/dashboard/")
 
 
-def _sign_in_enrolling(page, base_url: str, email: str) -> None:  # noqa: ANN001
+def _sign_in_enrolling(page, base_url: str, email: str) -> None:
     """Password, then enrol the authenticator shown on the page (first sign-in)."""
     _password_step(page, base_url, email)
     secret = page.locator("#totp-secret").inner_text().replace(" ", "")
@@ -98,7 +98,7 @@ def _sign_in_enrolling(page, base_url: str, email: str) -> None:  # noqa: ANN001
     page.wait_for_url("**/dashboard/")
 
 
-def _count(app, model, *where) -> int:  # noqa: ANN001
+def _count(app, model, *where) -> int:
     with app.app_context():
         return db.session.execute(select(func.count()).select_from(model).where(*where)
                                   ).scalar_one()

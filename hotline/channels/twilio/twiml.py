@@ -63,7 +63,7 @@ def language_for_digits(digits: str | None) -> str | None:
 
 # ---- builders ----------------------------------------------------------------------------
 
-def _prompt(element: Any, language: str, text: str) -> None:  # noqa: ANN401 - a TwiML verb
+def _prompt(element: Any, language: str, text: str) -> None:
     recording = (current_app.config.get("IVR_PROMPT_URLS") or {}).get(language)
     if recording:
         element.play(recording)

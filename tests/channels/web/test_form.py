@@ -37,7 +37,7 @@ EXPECTED = {
 }
 
 
-def _count(model) -> int:  # noqa: ANN001
+def _count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 

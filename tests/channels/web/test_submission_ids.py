@@ -27,7 +27,7 @@ VICTIM_TEXT = "Victim: I am near the border, call me on +380 67 123 4567"
 ATTACKER_TEXT = "Attacker's own message"
 
 
-def _send(client, hidden: dict, message: str):  # noqa: ANN001, ANN202
+def _send(client, hidden: dict, message: str):
     response = client.post("/en/", data=form_data(hidden, message=message,
                                                   contact="+380671234567"),
                            follow_redirects=True)
@@ -35,7 +35,7 @@ def _send(client, hidden: dict, message: str):  # noqa: ANN001, ANN202
     return reference_and_receipt(response.get_data(as_text=True))
 
 
-def _victim_and_attacker(app):  # noqa: ANN001, ANN202
+def _victim_and_attacker(app):
     victim, attacker = app.test_client(), app.test_client()
     victim_form = contact_form(victim)
     victim_ref, _ = _send(victim, victim_form, VICTIM_TEXT)
@@ -43,7 +43,7 @@ def _victim_and_attacker(app):  # noqa: ANN001, ANN202
     return victim_form["submission_id"], victim_ref, attacker, attacker_ref, attacker_receipt
 
 
-def _case_texts(app, reference: str) -> list[str]:  # noqa: ANN001
+def _case_texts(app, reference: str) -> list[str]:
     with app.app_context():
         case = db.session.execute(select(Case).where(
             Case.reference == reference.replace("-", ""))).scalar_one()
