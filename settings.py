@@ -383,8 +383,10 @@ SETTINGS: tuple[Setting, ...] = (
             "trust this many `X-Forwarded-*` hops (werkzeug ProxyFix)"),
     Setting("TWILIO_MESSAGING_FROM", "str", None,
             "number or `whatsapp:+…` sender for replies"),
-    Setting("TWILIO_VOICE_FROM", "str", None, "the hotline number call-backs come from",
-            default_doc="unset: call-back off", reserved=True),
+    Setting("TWILIO_VOICE_FROM", "str", None,
+            "the hotline's Twilio number (E.164) call-backs ring both sides from: staff "
+            "phones and callers see only it (needs `PUBLIC_BASE_URL` and the Twilio account)",
+            default_doc="unset: call-back off (the button says why)"),
     Setting("TWILIO_MEDIA_HOSTS", "list", ("api.twilio.com",),
             "hosts recordings and media may be fetched from"),
     Setting("VOICE_BACKUP_NUMBER", "str", None,

@@ -67,3 +67,10 @@ canary_token  # migrations/versions/0025_key_canary.py; tests/conftest.py (Postg
 # The report roll-up's bucket rule in Python: tests/reports/test_rollup.py checks it
 # against the SQL of hotline/reports/buckets.py and of migration 0026.
 bucket_of
+
+# Call-backs through the line (issue 20).
+via  # CallbackMeta key: written by timeline.line_callback_meta, read by the presenter
+staff_status  # CallbackMeta key: written by channels/twilio/calls._summarise
+caller_status  # CallbackMeta key: written by channels/twilio/calls._summarise
+_.ended_at  # CallLeg: when the leg ended, kept for the operator's own queries
+allow_redirects  # PlayedTwilio.request: twilio's HttpClient.request signature

@@ -247,6 +247,51 @@ class Interaction(db.Model):
     author: Mapped[User | None] = relationship()
 
 
+class CallLeg(db.Model):
+    """One phone the line rings in a call through it (``channels/twilio/calls.py``).
+
+    A call-back has a ``staff`` leg (the staff member's roster phone, rung first) and a
+    ``caller`` leg (dialled into the conference once staff pressed 1); an ``interpreter``
+    is a leg of its own; a staff member who accepts an inbound call is recorded as a
+    ``staff`` leg of that call. ``interaction_id`` is the timeline entry the leg reports
+    to. No number is stored here: each leg's number is read (and decrypted) when it is
+    placed, from the roster or the caller.
+
+    ``job`` belongs to the worker (``dialer``): ``place`` waits to be placed, ``placing``
+    is claimed by one conditional UPDATE, ``end`` waits to be hung up. ``status`` is the
+    leg's Twilio call status as last reported (a final one never moves back), or
+    ``not-placed`` when Twilio was never asked or refused.
+    """
+
+    __tablename__ = "call_legs"
+    __table_args__ = (
+        Index("ix_call_legs_job", "job", "job_at"),
+        Index("ix_call_legs_case_status", "case_id", "status"),
+        Index("ix_call_legs_interaction", "interaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    job: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    job_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    case: Mapped[Case] = relationship()
+    interaction: Mapped[Interaction] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
 class MessageStatusEvent(db.Model):
     """One delivery-status callback from Twilio: one row per MessageSid and status."""
 

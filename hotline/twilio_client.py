@@ -8,6 +8,7 @@ No module-level client: every call builds one from the current app.
 from __future__ import annotations
 
 from flask import current_app
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 
@@ -21,10 +22,15 @@ def is_configured() -> bool:
     return bool(cfg.get("TWILIO_ACCOUNT_SID") and cfg.get("TWILIO_AUTH_TOKEN"))
 
 
-def twilio_client() -> Client:
-    """A REST client for the configured account; raises TwilioNotConfigured otherwise."""
+def twilio_client(timeout: float | None = None) -> Client:
+    """A REST client for the configured account; raises TwilioNotConfigured otherwise.
+
+    ``timeout`` (seconds) bounds each request (the line's calls must not hang a worker).
+    """
     if not is_configured():
         raise TwilioNotConfigured("Twilio is not configured")
     cfg = current_app.config
-    return Client(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"],
-                  http_client=cfg.get("TWILIO_HTTP_CLIENT"))
+    http_client = cfg.get("TWILIO_HTTP_CLIENT")
+    if http_client is None and timeout is not None:
+        http_client = TwilioHttpClient(timeout=timeout)
+    return Client(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], http_client=http_client)

@@ -1,8 +1,9 @@
 """A fake Twilio HTTP layer for the tests: no test touches the network.
 
 ``FakeTwilioHttp`` is a ``twilio.http.HttpClient`` subclass handed to the app through
-the ``TWILIO_HTTP_CLIENT`` setting. It records every request, answers message
-creation like Twilio's API, and serves recordings registered in ``media``.
+the ``TWILIO_HTTP_CLIENT`` setting. It records every request, answers message, call and
+conference-participant creation and call updates like Twilio's API, and serves
+recordings registered in ``media``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ TEST_ACCOUNT_SID = "AC" + "0" * 32
 
 
 class FakeTwilioHttp(HttpClient):
-    """Answers like Twilio; ``failures`` is a list of statuses or exceptions to give first."""
+    """Answers like Twilio; ``failures`` is a list of statuses, (status, Twilio error code)
+    pairs or exceptions to give first."""
 
     def __init__(self, failures: list | None = None) -> None:
         super().__init__(logging.getLogger("tests.fake_twilio"), is_async=False)
@@ -42,13 +44,27 @@ class FakeTwilioHttp(HttpClient):
             failure = self.failures.pop(0)
             if isinstance(failure, Exception):
                 raise failure
-            return Response(failure, json.dumps({"code": 20500 if failure >= 500 else 21211,
-                                                 "message": "refused", "status": failure}))
+            status, code = failure if isinstance(failure, tuple) else (
+                failure, 20500 if failure >= 500 else 21211)
+            return Response(status, json.dumps({"code": code, "message": "refused",
+                                                "status": status}))
+        if uri.endswith("/Calls.json") or uri.endswith("/Participants.json"):
+            call_sid = f"CA{next(self._sids):032d}"
+            return Response(201, json.dumps({"sid": call_sid, "call_sid": call_sid,
+                                             "status": "queued"}))
+        if "/Calls/" in uri:
+            return Response(200, json.dumps({"sid": uri.rsplit("/", 1)[-1][:-5],
+                                             "status": (data or {}).get("Status", "in-progress")}))
         sid = f"SM{next(self._sids):032d}"
         return Response(201, json.dumps({"sid": sid, "status": "queued",
                                          "to": (data or {}).get("To"),
                                          "from": (data or {}).get("From"),
                                          "body": (data or {}).get("Body")}))
+
+    def calls(self) -> list[dict]:
+        """The requests to the Calls and Conference Participants APIs, in order."""
+        return [r for r in self.requests
+                if "/Calls" in r["uri"] or r["uri"].endswith("/Participants.json")]
 
     @property
     def sent(self) -> list[dict]:

@@ -23,6 +23,7 @@ from hotline.cases.access import can_assign_others, can_view
 from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
 from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
+from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.messaging.outbox import queue_reply
 from hotline.models import Case, Interaction, User, utcnow
@@ -35,6 +36,8 @@ CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
 CALLER_CHANGE = "a new message from the caller"
 UNSAFE_CONTACT = ("The caller said it is not safe to contact them. Confirm that this call "
                   "was necessary anyway to log it.")
+UNSAFE_CALL_BACK = ("The caller said it is not safe to contact them. Confirm that this call "
+                    "is necessary anyway to place it.")
 
 
 class ActionError(Exception):
@@ -282,6 +285,65 @@ def log_callback(case: Case, actor: User, version: int | None, outcome: str,
         return detail
 
     _apply(case, actor, version, "case.callback", change)
+
+
+def call_back(case: Case, actor: User, version: int | None, *,
+              confirm_unsafe: bool = False) -> Interaction:
+    """Call the caller back through the line: ``actor``'s roster phone rings first, then
+    the caller's, both showing only the hotline's number (``channels.twilio.calls``).
+
+    Refused in words when the line is off, ``actor`` has no roster phone, the caller
+    opted out, is blocked or has no number, or a call is under way; a caller who said
+    contact is not safe needs ``confirm_unsafe``, which is audited. The attempt is the
+    timeline's ``callback`` entry: its legs' status callbacks record the outcome.
+    """
+    from hotline.channels.twilio import calls
+
+    if case.contact_ok is False and not confirm_unsafe:
+        raise InvalidAction(UNSAFE_CALL_BACK)
+    refusal = calls.call_back_refusal(case, actor)
+    if refusal is not None:
+        raise InvalidAction(refusal)
+    made: list[Interaction] = []
+
+    def change() -> dict[str, Any]:
+        unsafe = case.contact_ok is False
+        entry = calls.start_call_back(case, actor, unsafe_confirmed=unsafe)
+        made.append(entry)
+        detail: dict[str, Any] = {"interaction_id": entry.id, "via": "line"}
+        if unsafe:
+            detail["unsafe_contact_confirmed"] = True
+        return detail
+
+    _apply(case, actor, version, "case.call_back", change)
+    return made[0]
+
+
+def add_interpreter(case: Case, actor: User, interpreter_id: int | None) -> Interaction:
+    """Add a roster member who speaks the case's language to the call under way (audited).
+
+    No stale-page check: the call's own webhooks change the case while staff talk; the
+    optimistic lock still catches a concurrent edit.
+    """
+    from hotline.channels.twilio import calls
+
+    interpreter = (db.session.get(User, interpreter_id)
+                   if interpreter_id and 0 < interpreter_id <= MAX_ROW_ID else None)
+    if interpreter is None:
+        raise InvalidAction("choose who interprets")
+    made: list[Interaction] = []
+
+    def change() -> dict[str, Any]:
+        try:
+            entry = calls.add_interpreter(case, actor, interpreter)
+        except calls.LineRefused as exc:
+            raise InvalidAction(exc.message) from None
+        made.append(entry)
+        return {"interaction_id": entry.id, "interpreter_id": interpreter.id,
+                "call_interaction_id": entry.meta["on"]}
+
+    _apply(case, actor, case.version, "case.interpreter_add", change)
+    return made[0]
 
 
 def flag_caller(case: Case, actor: User, version: int | None, flag: str | None) -> None:

@@ -43,6 +43,38 @@ CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "
 DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled",
                  "unknown", "no-staff", "unavailable")
 CALLBACK_OUTCOMES = ("reached", "no_answer", "busy", "voicemail_left", "wrong_number", "failed")
+
+# What became of a call-back through the line (``line_outcome``); the hand-logged
+# outcomes are CALLBACK_OUTCOMES.
+LINE_OUTCOMES = ("reached", "busy", "no_answer", "failed", "canceled", "staff_missed",
+                 "not_placed")
+# Why the line could not place or end a leg, as staff read it on the case. The code words
+# are stored (a purge keeps them); Twilio's own message is never stored (it may quote a
+# number).
+LINE_ERRORS = {
+    "not_configured": _l("Twilio is not configured (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)."),
+    "no_voice_from": _l("Call-back is off: TWILIO_VOICE_FROM is not set."),
+    "no_public_url": _l("Call-back is off: PUBLIC_BASE_URL is not set."),
+    "no_roster_phone": _l("The staff member has no usable phone number on the roster."),
+    "no_caller_number": _l("The caller has no phone number the line can call."),
+    "opted_out": _l("The caller opted out (STOP): the line does not call them."),
+    "blocked": _l("The caller is blocked: the line does not call them."),
+    "expired": _l("Not placed: the worker did not pick the call up within a minute "
+                  "(is the outbox worker running?)."),
+    "interrupted": _l("Interrupted while placing the call: check before trying again."),
+    "invalid_number": _l("Twilio says the number is not a valid phone number."),
+    "unreachable": _l("Twilio says the number cannot be reached."),
+    "geo_permission": _l("Calls to this country are not enabled in the Twilio account "
+                         "(Voice geographic permissions)."),
+    "bad_from": _l("Twilio does not accept the hotline number (TWILIO_VOICE_FROM) as a "
+                   "caller ID of this account."),
+    "auth": _l("Twilio refused the account credentials."),
+    "rate_limited": _l("Twilio is limiting the account's requests: try again in a minute."),
+    "gone": _l("Twilio has no such call any more (it had ended)."),
+    "twilio_refused": _l("Twilio refused the request."),
+    "twilio_unreachable": _l("Twilio could not be reached (network or Twilio outage)."),
+    "conference_ended": _l("The call had ended before the interpreter could join."),
+}
 # Attachments shown inline on the case page; anything else (SVG included) is a download.
 INLINE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_ATTACHMENTS = 10
@@ -55,7 +87,7 @@ _MAX_CODE_WORD = 32
 _ISO_MOMENT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$")
 SYSTEM_WORDS = frozenset(
     (*STATUSES, *RESOLUTIONS, *CHANNELS, *LANGUAGES, *DELIVERY_STATUSES, *CALL_STATUSES,
-     *DIAL_STATUSES, *CALLBACK_OUTCOMES,
+     *DIAL_STATUSES, *CALLBACK_OUTCOMES, *LINE_OUTCOMES, *LINE_ERRORS, "not-placed",
      *(value for values in CLASSIFICATIONS.values() for value in values)))
 
 Check = Callable[[Any], bool]
@@ -144,6 +176,8 @@ class CallMeta(TypedDict, total=False):
     callback_marked: bool
     withheld: bool
     answered_by: int  # id of the staff member who pressed 1
+    conference: str  # moved into this conference for an interpreter (channels.twilio.calls)
+    moved: bool  # the staff leg is in that conference now
 
 
 class VoicemailMeta(TypedDict, total=False):
@@ -169,9 +203,33 @@ AssignmentMeta = TypedDict("AssignmentMeta", {
 
 
 class CallbackMeta(TypedDict, total=False):
+    """A call to the caller: logged by hand, or made through the line (``via: line``)."""
+
     outcome: str
     at: str
     unsafe_confirmed: bool
+    # Through the line, summarised from its legs by ``channels.twilio.calls``:
+    via: str
+    conference: str
+    staff_status: str  # the staff leg's Twilio call status (or not-placed)
+    accepted_at: str  # the staff member pressed 1
+    caller_status: str
+    answered_at: str  # the caller answered
+    duration: int  # of the caller's leg: the conversation
+    error: str  # a code of LINE_ERRORS
+    error_code: int  # Twilio's error code
+
+
+class InterpreterMeta(TypedDict, total=False):
+    """A roster member added to a call to interpret (a conference participant)."""
+
+    interpreter: int  # their user id
+    on: int  # the call's entry (a call-back or an inbound call)
+    status: str
+    answered_at: str
+    duration: int
+    error: str
+    error_code: int
 
 
 def message_in_meta(*, media: Iterable[Media] = (), truncated: bool = False,
@@ -250,6 +308,42 @@ def callback_meta(*, outcome: str, at: datetime, unsafe_confirmed: bool = False
     if unsafe_confirmed:
         meta["unsafe_confirmed"] = True
     return meta
+
+
+def line_callback_meta(*, at: datetime, conference: str, unsafe_confirmed: bool = False
+                       ) -> CallbackMeta:
+    """Meta of a call-back through the line when it is requested; its legs add the rest."""
+    meta = CallbackMeta(via="line", at=at.isoformat(), conference=conference,
+                        staff_status="queued")
+    if unsafe_confirmed:
+        meta["unsafe_confirmed"] = True
+    return meta
+
+
+def interpreter_meta(*, interpreter: int, on: int) -> InterpreterMeta:
+    """Meta of an interpreter added to the call whose entry is ``on``."""
+    return InterpreterMeta(interpreter=interpreter, on=on, status="queued")
+
+
+def line_outcome(meta: Mapping[str, Any]) -> str | None:
+    """What became of a call-back through the line, once it is settled (None before).
+
+    The caller's leg decides once it exists; before it, the staff leg: not placed, or
+    ended without the staff member pressing 1 (``staff_missed``), or ended after they
+    pressed 1 but before the caller's phone was dialled (``canceled``).
+    """
+    staff, caller = meta.get("staff_status"), meta.get("caller_status")
+    if meta.get("answered_at"):
+        return "reached"
+    if caller is not None:
+        return {"busy": "busy", "no-answer": "no_answer", "failed": "failed",
+                "canceled": "canceled", "completed": "no_answer",
+                "not-placed": "not_placed"}.get(caller)
+    if staff == "not-placed":
+        return "not_placed"
+    if staff in ("completed", "busy", "no-answer", "failed", "canceled"):
+        return "canceled" if meta.get("accepted_at") else "staff_missed"
+    return None
 
 
 # ---- presenting ----------------------------------------------------------------------------
@@ -341,6 +435,62 @@ def _present_call(entry: Entry, names: Mapping[int, str]) -> None:
                        withheld=bool(entry.meta.get("withheld")))
 
 
+LINE_OUTCOME_TEXT = {
+    "reached": _l("the caller answered"),
+    "busy": _l("the caller's line was busy"),
+    "no_answer": _l("the caller did not answer"),
+    "failed": _l("the call to the caller failed"),
+    "canceled": _l("ended before the caller answered"),
+    "staff_missed": _l("not accepted: the staff phone was not answered or 1 not pressed"),
+    "not_placed": _l("not placed"),
+}
+INTERPRETER_STATUS_TEXT = {
+    "queued": _l("ringing soon"), "initiated": _l("ringing"), "ringing": _l("ringing"),
+    "in-progress": _l("on the call"), "completed": _l("was on the call"),
+    "busy": _l("busy"), "no-answer": _l("did not answer"), "failed": _l("the call failed"),
+    "canceled": _l("cancelled"), "not-placed": _l("not placed"),
+}
+
+
+def _line_error(meta: Mapping[str, Any]) -> str | None:
+    error = meta.get("error")
+    if not isinstance(error, str):
+        return None
+    words = str(LINE_ERRORS.get(error, LINE_ERRORS["twilio_refused"]))
+    code = meta.get("error_code")
+    return f"{words} (Twilio {code})" if is_number(code) else words
+
+
+def _present_callback(entry: Entry, names: Mapping[int, str]) -> None:
+    meta = entry.meta
+    if meta.get("via") != "line":
+        return
+    outcome = meta.get("outcome") if meta.get("outcome") in LINE_OUTCOMES else None
+    steps = []
+    if meta.get("staff_status") in ("ringing", "in-progress", "completed") \
+            or meta.get("accepted_at"):
+        steps.append(_l("staff phone rang"))
+    if meta.get("accepted_at"):
+        steps.append(_l("staff accepted"))
+    if meta.get("caller_status") in ("ringing", "in-progress", "completed", "no-answer"):
+        steps.append(_l("caller's phone rang"))
+    if meta.get("answered_at"):
+        steps.append(_l("caller answered"))
+    entry.facts.update(via_line=True, outcome=outcome,
+                       outcome_text=LINE_OUTCOME_TEXT[outcome] if outcome else None,
+                       steps=steps, duration=meta.get("duration"), error=_line_error(meta))
+
+
+def _present_interpreter(entry: Entry, names: Mapping[int, str]) -> None:
+    meta = entry.meta
+    interpreter = meta.get("interpreter")
+    status = meta.get("status")
+    entry.facts.update(
+        interpreter=names.get(interpreter) if is_user_id(interpreter) else None,
+        status_text=INTERPRETER_STATUS_TEXT.get(status) if isinstance(status, str) else None,
+        duration=meta.get("duration"), error=_line_error(meta))
+
+
 def _present_assignment(entry: Entry, names: Mapping[int, str]) -> None:
     for side in ("from", "to"):
         user_id = entry.meta.get(side)
@@ -388,7 +538,17 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
     EntryKind("assignment", _l("Assignment"), keep={"from": is_id, "to": is_id},
               present=_present_assignment, user_keys=("from", "to")),
     EntryKind("callback", _l("Callback"), shows_body=True,
-              keep={"outcome": is_code_word, "at": is_moment, "unsafe_confirmed": is_flag}),
+              keep={"outcome": is_code_word, "at": is_moment, "unsafe_confirmed": is_flag,
+                    "via": is_code_word, "staff_status": is_code_word,
+                    "accepted_at": is_moment, "caller_status": is_code_word,
+                    "answered_at": is_moment, "duration": is_number, "error": is_code_word,
+                    "error_code": is_number},
+              present=_present_callback),
+    EntryKind("interpreter", _l("Interpreter"),
+              keep={"interpreter": is_id, "on": is_id, "status": is_code_word,
+                    "answered_at": is_moment, "duration": is_number, "error": is_code_word,
+                    "error_code": is_number},
+              present=_present_interpreter, user_keys=("interpreter",)),
 )}
 INTERACTION_KINDS = tuple(KINDS)
 CALLER_KINDS = tuple(name for name, kind in KINDS.items() if kind.by_caller)

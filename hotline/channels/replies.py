@@ -60,7 +60,21 @@ APOLOGY = {
 }
 
 # Played to the staff member who picks up, never to the caller.
-SCREEN_PROMPT = "Hotline call in {language}. Press 1 to accept."
+SCREEN_PROMPT = "Hotline call in {language}. {context}Press 1 to accept."
+# Played to staff on a call-back's staff leg, never to the caller (who hears only staff).
+CALL_BACK_PROMPT = ("Hotline call-back for case {reference}. The caller speaks {language}. "
+                    "Press 1 to call them now.")
+CALL_BACK_CONNECTING = "Calling the caller now. Stay on the line."
+CALL_BACK_STOPPED = "This call-back cannot go on. Please check the case."
+CALL_BACK_ENDED = {
+    "busy": "The caller's line is busy. The attempt is on the case.",
+    "no_answer": "The caller did not answer. The attempt is on the case.",
+}
+CALL_BACK_ENDED_OTHER = "The call to the caller did not go through. The attempt is on the case."
+# The inbound screen with the case: "Case K, 7, M, 2. Q, 9, X, 4. A known caller: ..."
+SCREEN_CASE = "Case {reference}."
+SCREEN_KNOWN = {0: "A new caller.", 1: "A known caller, with one earlier case."}
+SCREEN_KNOWN_MANY = "A known caller, with {count} earlier cases."
 
 
 def _pick(table: dict[str, str], language: str | None) -> str:
@@ -97,6 +111,42 @@ def apology(language: str) -> str:
     return _pick(APOLOGY, language)
 
 
-def screen_prompt(language: str | None) -> str:
-    """The staff-side prompt naming the caller's language."""
-    return SCREEN_PROMPT.format(language=english_name(language))
+def screen_prompt(language: str | None, context: str | None = None) -> str:
+    """The staff-side prompt naming the caller's language (and the case, ``screen_case``)."""
+    return SCREEN_PROMPT.format(language=english_name(language),
+                                context=f"{context} " if context else "")
+
+
+def spell_reference(reference: str) -> str:
+    """A case reference as text-to-speech reads it one character at a time, in its two
+    halves: ``K7M2Q9X4`` → ``K, 7, M, 2. Q, 9, X, 4``."""
+    halves = [reference[:4], reference[4:]]
+    return ". ".join(", ".join(half) for half in halves if half)
+
+
+def call_back_prompt(reference: str, language: str | None) -> str:
+    """The screen of a call-back's staff leg: the case, the caller's language, press 1."""
+    return CALL_BACK_PROMPT.format(reference=spell_reference(reference),
+                                   language=english_name(language))
+
+
+def call_back_connecting() -> str:
+    """Said to the staff member after they pressed 1, while the caller's phone rings."""
+    return CALL_BACK_CONNECTING
+
+
+def call_back_stopped() -> str:
+    """Said when the caller may no longer be called (blocked, opted out meanwhile)."""
+    return CALL_BACK_STOPPED
+
+
+def call_back_ended(outcome: str | None) -> str:
+    """Said to the staff member left alone when the caller's leg ended unanswered."""
+    return CALL_BACK_ENDED.get(outcome or "", CALL_BACK_ENDED_OTHER)
+
+
+def screen_case(reference: str, earlier_cases: int) -> str:
+    """The case part of an inbound call's screen: its reference and whether the caller
+    is known (has earlier cases)."""
+    known = SCREEN_KNOWN.get(earlier_cases) or SCREEN_KNOWN_MANY.format(count=earlier_cases)
+    return f"{SCREEN_CASE.format(reference=spell_reference(reference))} {known}"

@@ -18,14 +18,17 @@ from datetime import UTC
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, Optional
 
 from hotline.cases import actions
+from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CALLBACK_OUTCOMES
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGE_NAMES
 from hotline.cases.workflow import RESOLUTIONS, TRANSITIONS
+from hotline.channels.twilio import calls
 from hotline.dashboard.forms import VersionedForm, label, options
 from hotline.models import Case, User
 
@@ -162,6 +165,49 @@ def _callback(case: Case, actor: User, form: CallbackForm) -> None:
                          form.note.data, confirm_unsafe=bool(form.confirm_unsafe.data))
 
 
+# ---- call back through the line, interpreter ------------------------------------------------
+
+class CallBackForm(VersionedForm):
+    confirm_unsafe = BooleanField(
+        _l("I confirm: the caller said it is not safe to contact them, and this call is "
+           "necessary anyway (logged)"))
+    # Set by the setup: why the button is off, and who is on a call with the caller now.
+    refusal: str | None = None
+    on_call: list[str] = []
+
+
+def _setup_call_back(form: CallBackForm, case: Case, context: FormContext, fresh: bool
+                     ) -> None:
+    form.refusal = calls.call_back_refusal(case, current_user)
+    form.on_call = calls.on_call_with([case.id]).get(case.id, [])
+
+
+def _call_back(case: Case, actor: User, form: CallBackForm) -> None:
+    actions.call_back(case, actor, form.version.data,
+                      confirm_unsafe=bool(form.confirm_unsafe.data))
+
+
+class InterpreterForm(VersionedForm):
+    # The rule (``calls.add_interpreter``) judges who may join, with a clear message.
+    interpreter = SelectField(_l("Interpreter (speaks the case's language)"),
+                              validators=[InputRequired()], validate_choice=False)
+    live: bool = False  # a call staff are on is under way (set by the setup)
+
+
+def _setup_interpreter(form: InterpreterForm, case: Case, context: FormContext, fresh: bool
+                       ) -> None:
+    form.live = calls.live_call_entry(case) is not None
+    people = calls.interpreter_choices(case, current_user) if form.live else []
+    form.interpreter.choices = options(
+        [(str(user.id), user.display_name + (" · " + str(_l("on duty")) if user.on_duty else ""))
+         for user in people])
+
+
+def _interpreter(case: Case, actor: User, form: InterpreterForm) -> None:
+    value = form.interpreter.data
+    actions.add_interpreter(case, actor, int(value) if valid_id(value) else None)
+
+
 # ---- caller flag --------------------------------------------------------------------------------
 
 class FlagForm(VersionedForm):
@@ -177,6 +223,13 @@ def _setup_flag(form: FlagForm, case: Case, context: FormContext, fresh: bool) -
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     ActionSpec("reply", ReplyForm, lambda case, actor, form: actions.reply(
         case, actor, form.version.data, form.body.data), _l("Reply queued for sending.")),
+    ActionSpec("call-back", CallBackForm, _call_back,
+               _l("The line is ringing your phone. Answer and press 1: the line then calls "
+                  "the caller. Neither of you sees the other's number."),
+               setup=_setup_call_back),
+    ActionSpec("interpreter", InterpreterForm, _interpreter,
+               _l("The line is ringing the interpreter; they join the call when they "
+                  "answer."), setup=_setup_interpreter),
     ActionSpec("claim", ClaimForm, lambda case, actor, form: actions.claim(
         case, actor, form.version.data), _l("You took the case.")),
     ActionSpec("assign", AssignForm, _assign, _l("Assignment changed."), setup=_setup_assign),

@@ -35,6 +35,7 @@ from hotline.cases.references import format_reference, parse_reference
 from hotline.cases.vocabularies import CHANNELS, LANGUAGE_NAMES, LANGUAGES, role_at_least
 from hotline.cases.workflow import STATUSES
 from hotline.channels import attachments
+from hotline.channels.twilio import calls
 from hotline.crypto import mask_contact, mask_number
 from hotline.dashboard import queue as queue_mod
 from hotline.dashboard.actions import ACTIONS, FormContext, build_form
@@ -110,6 +111,8 @@ def queue() -> Any:
     cases, next_cursor = queue_mod.queue_page(query, current_user, page_size)
     return render_template(
         "dashboard/queue.html", cases=cases, query=query, next_cursor=next_cursor,
+        on_call=calls.on_call_with(case.id for case in cases),
+        call_back_off=calls.line_refusal() or calls.roster_refusal(current_user),
         new_count=queue_mod.new_count(current_user), latest_id=queue_mod.latest_case_id(),
         not_found=not_found, poll_seconds=POLL_INTERVAL_SECONDS,
         assignee_choices=queue_mod.assignee_choices(current_user),

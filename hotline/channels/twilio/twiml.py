@@ -133,13 +133,17 @@ def dial_answer(language: str, staff: list[tuple[int, str]],
     return twiml(response)
 
 
-def screen_answer(language: str, staff: str | None = None) -> Response:
-    """Asked of the staff member who picks up: press 1 to take the call, else hang up."""
+def screen_answer(language: str, staff: str | None = None, context: str | None = None
+                  ) -> Response:
+    """Asked of the staff member who picks up: press 1 to take the call, else hang up.
+
+    ``context`` (``replies.screen_case``) names the case and whether the caller is known.
+    """
     response = VoiceResponse()
     query = {"lang": language, **({"staff": staff} if staff else {})}
     gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
                              action=public_url("twilio_voice.screen", **query))
-    gather.say(replies.screen_prompt(language), language=say_language("en"))
+    gather.say(replies.screen_prompt(language, context), language=say_language("en"))
     response.hangup()
     return twiml(response)
 
@@ -167,4 +171,54 @@ def apology_answer() -> Response:
     for language in ivr_languages() or [languages.DEFAULT]:
         response.say(replies.voicemail_prompt(language), language=say_language(language))
     add_voicemail(response, default_language(), prompt=False)
+    return twiml(response)
+
+
+# ---- calls through the line (call-backs, interpreters) --------------------------------------
+
+def call_back_screen(leg_id: int, case: Any) -> str:
+    """The TwiML of a call-back's staff leg (given to ``calls.create``): the screen.
+
+    The same screen as an inbound call: press 1 (``/twilio/voice/screen?leg=…``) and
+    the line dials the caller; anything else, or a staff voicemail, hangs up. The
+    prompt names the case, never the caller's number.
+    """
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
+                             action=public_url("twilio_voice.screen", leg=str(leg_id)))
+    gather.say(replies.call_back_prompt(case.reference, case.language),
+               language=say_language("en"))
+    response.hangup()
+    return str(response)
+
+
+def conference_twiml(name: str, notice: str | None = None) -> str:
+    """Join the conference ``name`` (silence while alone; it ends when this leg leaves)."""
+    response = VoiceResponse()
+    if notice:
+        response.say(notice, language=say_language("en"))
+    dial = response.dial()
+    dial.conference(name, beep="false", start_conference_on_enter=True,
+                    end_conference_on_exit=True, wait_url="")
+    return str(response)
+
+
+def conference_answer(name: str, notice: str | None = None) -> Response:
+    """``conference_twiml`` as an answer."""
+    return twiml(conference_twiml(name, notice))
+
+
+def call_back_ended(outcome: Any) -> str:
+    """Said to a staff member left alone: why the caller is not coming, then hang up."""
+    response = VoiceResponse()
+    response.say(replies.call_back_ended(outcome), language=say_language("en"))
+    response.hangup()
+    return str(response)
+
+
+def staff_notice_answer(text: str) -> Response:
+    """Tell the staff member something and hang up."""
+    response = VoiceResponse()
+    response.say(text, language=say_language("en"))
+    response.hangup()
     return twiml(response)

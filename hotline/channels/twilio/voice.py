@@ -23,24 +23,35 @@ from werkzeug.exceptions import HTTPException
 
 from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CallMeta, voicemail_meta
+from hotline.channels.replies import call_back_connecting, call_back_stopped
 from hotline.channels.twilio.calls import (
     ANSWERED,
     CALL_STATUSES,
     DIAL_STATUSES,
     FINAL_CALL_STATUSES,
+    LegMismatch,
+    UnknownLeg,
+    accept_call_back,
+    end_inbound_legs,
     ensure_call,
     find_call,
+    moved_conference,
     on_duty_staff,
+    record_inbound_accept,
+    record_leg_status,
+    screen_context,
     update_call,
 )
 from hotline.channels.twilio.twiml import (
     apology_answer,
+    conference_answer,
     dial_answer,
     hangup_answer,
     language_for_digits,
     language_param,
     menu_answer,
     screen_answer,
+    staff_notice_answer,
     thanks_answer,
     twiml,
     voicemail_answer,
@@ -56,7 +67,8 @@ from hotline.models import Case
 bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
 
 # Callback routes answer Twilio, not a caller: they keep plain 4xx reasons.
-CALLBACK_ENDPOINTS = frozenset({"twilio_voice.recording", "twilio_voice.call_status"})
+CALLBACK_ENDPOINTS = frozenset({"twilio_voice.recording", "twilio_voice.call_status",
+                                "twilio_voice.leg_status"})
 
 
 def _hotline_number(form: ImmutableMultiDict) -> str | None:
@@ -137,9 +149,16 @@ def screen() -> Response:
 
     A staff voicemail cannot press 1, so it never "answers" the caller. Pressing 1
     records on the caller's call (``ParentCallSid``) who took it: the ``staff`` id in
-    this URL, which Twilio signed as part of it.
+    this URL, which Twilio signed as part of it. The prompt names the case (its
+    reference, letter by letter) and whether the caller is known.
+
+    A call-back's staff leg gathers here too (``?leg=<id>``): 1 dials the caller into
+    the conference this leg joins.
     """
     form = twilio_form()
+    leg = request.args.get("leg", "")
+    if leg:
+        return _screen_call_back(form, leg)
     response = VoiceResponse()
     staff = request.args.get("staff", "")
     staff = staff if valid_id(staff) else ""
@@ -149,7 +168,38 @@ def screen() -> Response:
             return twiml(response)  # an empty answer bridges the call
         response.hangup()
         return twiml(response)
-    return screen_answer(language_param(), staff or None)
+    return screen_answer(language_param(), staff or None, _case_context(form))
+
+
+def _case_context(form: ImmutableMultiDict) -> str | None:
+    """What the screen says of the case; None when unknown (never in the way)."""
+    parent = valid_sid(form, "ParentCallSid")
+    if parent is None:
+        return None
+    try:
+        return screen_context(parent)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        current_app.logger.warning("screen without case context: %s", type(exc).__name__)
+        return None
+
+
+def _screen_call_back(form: ImmutableMultiDict, leg: str) -> Response:
+    """A call-back's staff leg pressed a key: 1 joins the conference and dials the caller."""
+    if (form.get("Digits") or "").strip() != "1":
+        return hangup_answer()
+    call_sid = valid_sid(form, "CallSid")
+    if not valid_id(leg) or call_sid is None:
+        return staff_notice_answer(call_back_stopped())
+    try:
+        conference = accept_call_back(int(leg), call_sid)
+    except (UnknownLeg, LegMismatch, SQLAlchemyError) as exc:
+        db.session.rollback()
+        current_app.logger.warning("call-back not accepted: %s", type(exc).__name__)
+        conference = None
+    if conference is None:
+        return staff_notice_answer(call_back_stopped())
+    return conference_answer(conference, call_back_connecting())
 
 
 def _record_answered_by(form: ImmutableMultiDict, staff: str) -> None:
@@ -163,6 +213,9 @@ def _record_answered_by(form: ImmutableMultiDict, staff: str) -> None:
 
     try:
         update_call(parent, answered)
+        child = valid_sid(form, "CallSid")
+        if child is not None:
+            record_inbound_accept(parent, child, int(staff))
     except (NotYetKnown, SQLAlchemyError) as exc:
         db.session.rollback()
         current_app.logger.warning("could not record who answered: %s", type(exc).__name__)
@@ -193,7 +246,12 @@ def dial_result() -> Response:
         def record(meta: CallMeta, _case: Case) -> None:
             meta["dial_status"] = status
 
-        update_call(call_sid, record)
+        call = update_call(call_sid, record)
+        conference = moved_conference(call)
+        if conference is not None and status in ANSWERED:
+            # The staff leg left the bridge for a conference (an interpreter): follow it.
+            return conference_answer(conference)
+        end_inbound_legs(call_sid)
     return _dial_result_answer(form)
 
 
@@ -273,6 +331,38 @@ def call_status() -> Response:
             meta["duration"] = max(duration, 0)
 
     update_call(call_sid, record)
+    if status in FINAL_CALL_STATUSES:
+        end_inbound_legs(call_sid, duration or None)
+    return Response(status=204)
+
+
+@bp.post("/leg-status")
+@twilio_webhook
+@durable(offline=lambda _form: Response(status=204))
+def leg_status() -> Response:
+    """A call-back's or interpreter's leg changed state (``?leg=<id>``, signed): 204.
+
+    Idempotent: a repeated or late report (``ringing`` after ``in-progress``) changes
+    nothing; the leg's first CallSid is its own, another is refused.
+    """
+    form = twilio_form()
+    leg = request.args.get("leg", "")
+    if not valid_id(leg):
+        abort(400, description="missing or malformed leg")
+    call_sid = required_sid(form, "CallSid")
+    status = (form.get("CallStatus") or "").strip().lower()
+    if status not in CALL_STATUSES:
+        abort(400, description="missing or unknown CallStatus")
+    try:
+        duration = int(form.get("CallDuration") or 0)
+    except ValueError:
+        abort(400, description="malformed CallDuration")
+    try:
+        record_leg_status(int(leg), call_sid, status, max(duration, 0) or None)
+    except UnknownLeg:
+        abort(400, description="unknown leg")
+    except LegMismatch:
+        abort(400, description="CallSid does not match the leg")
     return Response(status=204)
 
 
