@@ -746,3 +746,33 @@ def test_a_leg_nobody_placed_does_not_block_the_next_attempt(line_app, fake, ole
         staff.job_at -= calls.PLACE_WITHIN + timedelta(seconds=1)  # the worker was down
         db.session.commit()
     assert post_action(client, reference, "call-back").status_code == 303
+
+
+def test_a_leg_report_while_the_database_is_down_is_spooled_and_replayed(line_app, fake,
+                                                                         olena, make_app,
+                                                                         tmp_path):
+    from hotline.intake import spool
+
+    client = line_app.test_client()
+    reference = leave_voicemail(client)
+    login_as(client, olena)
+    post_action(client, reference, "call-back")
+    work(line_app)
+    staff = leg(line_app, "staff")
+    leg_status(client, staff.id, staff.call_sid, "in-progress")
+    post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid, "Digits": "1"},
+                query=f"leg={staff.id}")
+    work(line_app)
+    caller = leg(line_app, "caller")
+    down = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}")
+    answer = leg_status(down.test_client(), caller.id, caller.call_sid, "in-progress")
+    assert answer.status_code == 204
+    assert len(spool.pending(down)) == 1
+    with line_app.app_context():
+        assert db.session.execute(select(Case)).scalar_one().callback_needed
+    report = spool.replay_all(line_app)
+    assert (report.done, report.kept, report.rejected) == (1, 0, 0)
+    assert leg(line_app, "caller").status == "in-progress"
+    with line_app.app_context():
+        assert not db.session.execute(select(Case)).scalar_one().callback_needed
+    assert the_attempt(line_app).meta["outcome"] == "reached"
