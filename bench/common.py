@@ -40,20 +40,25 @@ def log(message: str) -> None:
 def secrets_env() -> dict[str, str]:
     """The bench app's secrets, generated once into bench/work/secrets.json and reused.
 
-    Reusing them lets a database seeded by an earlier run be measured again.
+    Reusing them lets a database seeded by an earlier run be measured again; a secret the
+    app has come to require since the file was written is added to it.
     """
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / "secrets.json"
-    if not path.exists():
-        values = {
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "HOTLINE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "HOTLINE_INDEX_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    generators = {
+        "SECRET_KEY": lambda: secrets.token_urlsafe(48),
+        "HOTLINE_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+        "HOTLINE_INDEX_KEY": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "HOTLINE_AUDIT_KEY": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in generators.items() if name not in values}
+    if missing:
+        values.update(missing)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(values, handle)
-    return json.loads(path.read_text())
+    return values
 
 
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -66,6 +71,7 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "HOTLINE_AUDIT_WITNESS": str(WORK / "audit-witness"),
         "PYTHONPATH": str(ROOT),
     })
     env.update(extra)
