@@ -44,6 +44,9 @@ README_END = "<!-- settings-table:end -->"
 # ``make run PORT=…`` writes the port it serves on here, so ``simulate`` in a second
 # terminal (without that variable) sends to the same server.
 RUN_PORT_FILE = "run-port"
+# The codes of ``hotline/languages.py`` (not imported: settings.py loads before the app
+# package; ``tests/app/test_settings.py`` checks the two agree).
+STAFF_LANGUAGES = ("en", "ko", "ru", "uk")
 
 
 class SettingError(ValueError):
@@ -398,6 +401,10 @@ SETTINGS: tuple[Setting, ...] = (
             "a recorded menu prompt (https URL) to play instead of text-to-speech",
             env="IVR_PROMPT_URL_", env_doc="`IVR_PROMPT_URL_KO` (`_RU`, `_UK`, `_EN`)",
             default_doc="unset"),
+    Setting("STAFF_DEFAULT_LANGUAGE", "choice", "en",
+            "language of the staff pages for anyone who has not chosen one on their account "
+            "page (a Ukrainian deployment sets `uk`); the sign-in pages follow the browser "
+            "until the person is known", choices=STAFF_LANGUAGES),
     Setting("AUTO_REPLY_ENABLED", "bool", True,
             "send the short SMS / WhatsApp / Telegram auto-reply (at most one per number per "
             "`AUTO_REPLY_INTERVAL_HOURS`, whatever the number's cases)"),

@@ -44,9 +44,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from hotline.i18n import select_locale
+    from hotline import i18n
 
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.register(app)
+    from hotline import formatting
+
+    formatting.register(app)
 
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     _register_blueprints(app)

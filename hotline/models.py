@@ -93,6 +93,9 @@ class User(UserMixin, db.Model):
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     languages: Mapped[str] = mapped_column(String(64), default="")
+    # The language of this person's pages (``hotline/languages.py``); None: the
+    # deployment's ``STAFF_DEFAULT_LANGUAGE``.
+    ui_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A made-up account from ``demo seed``: shown as "demo" in the user list; it cannot

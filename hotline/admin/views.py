@@ -8,6 +8,7 @@ the POST's own response (never flashed: the session cookie is signed, not encryp
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,9 +17,12 @@ from hotline.admin.forms import ConfirmForm, CreateUserForm, RoleForm, RosterFor
 from hotline.api.tokens import create_token
 from hotline.auth import accounts
 from hotline.auth.accounts import AccountError
+from hotline.auth.forms import LanguageForm
 from hotline.auth.guards import staff_required
 from hotline.auth.login import is_locked
+from hotline.cases.labels import label
 from hotline.extensions import db
+from hotline.i18n import staff_default
 from hotline.models import ApiToken, User, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -37,7 +41,7 @@ def _me() -> User:
 def _user_or_404(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, description="no such user")
+        abort(404, description=_("no such user"))
     return user
 
 
@@ -80,20 +84,38 @@ def user_detail(user_id: int):
 
 
 def _render_user(user: User, *, role_form: RoleForm | None = None,
-                 roster_form: RosterForm | None = None, status: int = 200):
+                 roster_form: RosterForm | None = None,
+                 language_form: LanguageForm | None = None, status: int = 200):
     # formdata=None: on a refused POST, the other forms show stored values, not the post.
     role_form = role_form or RoleForm(formdata=None, role=user.role)
     roster_form = roster_form or RosterForm(formdata=None, prefix=f"u{user.id}",
                                             phone=user.phone or "",
                                             languages=user.language_list,
                                             on_duty=user.on_duty)
+    language_form = language_form or LanguageForm(staff_default(), formdata=None,
+                                                  ui_language=user.ui_language or "")
     return render_template("admin/user.html", user=user, role_form=role_form,
-                           roster_form=roster_form, confirm=ConfirmForm()), status
+                           roster_form=roster_form, language_form=language_form,
+                           confirm=ConfirmForm()), status
 
 
-def _refuse_self(user: User, what: str) -> None:
+@bp.post("/users/<int:user_id>/language")
+def user_language(user_id: int):
+    """Set the language of a user's pages (audited)."""
+    user = _user_or_404(user_id)
+    form = LanguageForm(staff_default())
+    if not form.validate_on_submit():
+        return _render_user(user, language_form=form, status=400)
+    accounts.set_ui_language(user, form.ui_language.data, actor=_me())
+    db.session.commit()
+    flash(_("The language of the pages of %(name)s is saved.", name=user.display_name),
+          "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+def _refuse_self(user: User, refusal: str) -> None:
     if user.id == _me().id:
-        abort(400, description=f"You cannot {what} your own account.")
+        abort(400, description=refusal)
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -103,20 +125,21 @@ def user_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
         return _render_user(user, role_form=form, status=400)
-    _refuse_self(user, "change the role of")
+    _refuse_self(user, _("You cannot change the role of your own account."))
     try:
         accounts.set_role(user, form.role.data, actor=_me())
     except AccountError as exc:
         flash(str(exc), "error")
         return _render_user(user, role_form=form, status=409)
     db.session.commit()
-    flash(f"{user.display_name} is now {user.role}.", "success")
+    flash(_("%(name)s is now %(role)s.", name=user.display_name, role=label(user.role)),
+          "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
 def _confirmed() -> None:
     if not ConfirmForm().validate_on_submit():
-        abort(400, description="The form was incomplete; reload the page and try again.")
+        abort(400, description=_("The form was incomplete; reload the page and try again."))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -124,14 +147,15 @@ def user_deactivate(user_id: int):
     """Deactivate an account: it cannot sign in and all its sessions end."""
     user = _user_or_404(user_id)
     _confirmed()
-    _refuse_self(user, "deactivate")
+    _refuse_self(user, _("You cannot deactivate your own account."))
     try:
         accounts.set_active(user, False, actor=_me())
     except AccountError as exc:
         flash(str(exc), "error")
         return _render_user(user, status=409)
     db.session.commit()
-    flash(f"{user.display_name} is deactivated and signed out everywhere.", "success")
+    flash(_("%(name)s is deactivated and signed out everywhere.", name=user.display_name),
+          "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
@@ -142,7 +166,7 @@ def user_reactivate(user_id: int):
     _confirmed()
     accounts.set_active(user, True, actor=_me())
     db.session.commit()
-    flash(f"{user.display_name} can sign in again.", "success")
+    flash(_("%(name)s can sign in again.", name=user.display_name), "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
@@ -153,8 +177,8 @@ def user_reset_2fa(user_id: int):
     _confirmed()
     accounts.reset_two_factor(user, actor=_me())
     db.session.commit()
-    flash(f"Two-factor sign-in of {user.display_name} is reset; they set it up again "
-          "at their next sign-in.", "success")
+    flash(_("Two-factor sign-in of %(name)s is reset; they set it up again at their next "
+            "sign-in.", name=user.display_name), "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
@@ -184,7 +208,7 @@ def user_roster(user_id: int):
     user = _user_or_404(user_id)
     form = RosterForm(prefix=f"u{user.id}")
     if not form.validate_on_submit():
-        flash("The roster entry was not saved: check the fields.", "error")
+        flash(_("The roster entry was not saved: check the fields."), "error")
         return _render_user(user, roster_form=form, status=400)
     try:
         accounts.update_roster(user, phone=form.phone.data or "",
@@ -192,10 +216,11 @@ def user_roster(user_id: int):
                                on_duty=bool(form.on_duty.data), actor=_me())
     except AccountError as exc:
         form.phone.errors = [*form.phone.errors, str(exc)]
-        flash(f"The roster entry of {user.display_name} was not saved: {exc}", "error")
+        flash(_("The roster entry of %(name)s was not saved: %(reason)s", name=user.display_name,
+                reason=str(exc)), "error")
         return _render_user(user, roster_form=form, status=400)
     db.session.commit()
-    flash(f"Roster entry of {user.display_name} saved.", "success")
+    flash(_("Roster entry of %(name)s saved.", name=user.display_name), "success")
     return redirect(url_for("admin.roster"))
 
 
@@ -220,11 +245,11 @@ def token_revoke(token_id: int):
     """Revoke a token: the API refuses it from now on."""
     row = db.session.get(ApiToken, token_id)
     if row is None:
-        abort(404, description="no such token")
+        abort(404, description=_("no such token"))
     _confirmed()
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record("admin.token_revoke", actor=_me(), detail={"token_id": row.id})
         db.session.commit()
-    flash(f"Token “{row.name}” is revoked.", "success")
+    flash(_("Token “%(name)s” is revoked.", name=row.name), "success")
     return redirect(url_for("admin.tokens"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from hotline import audit
@@ -42,14 +43,16 @@ def check_new_password(password: str, *, current_hash: str | None = None,
     """Refuse passwords that are too short, too long, equal to the current one or to any
     one-time password the account was given (``retired`` hashes)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(_("The password must have at least %(count)s characters.",
+                             count=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"The password may have at most {MAX_PASSWORD_LENGTH} characters.")
+        raise AccountError(_("The password may have at most %(count)s characters.",
+                             count=MAX_PASSWORD_LENGTH))
     if current_hash and verify_password(current_hash, password):
-        raise AccountError("Choose a password different from the current one.")
+        raise AccountError(_("Choose a password different from the current one."))
     if any(verify_password(old, password) for old in retired or []):
-        raise AccountError("Choose a password of your own, not a one-time password "
-                           "you were given.")
+        raise AccountError(_("Choose a password of your own, not a one-time password "
+                             "you were given."))
 
 
 def _issue_one_time(user: User, password: str) -> None:
@@ -77,12 +80,12 @@ def create_account(email: str, display_name: str, role: str, *, actor: User | No
     """
     email = email.strip().lower()
     if role not in ROLES:
-        raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
+        raise AccountError(_("The role must be one of %(roles)s.", roles=", ".join(ROLES)))
     exists = db.session.execute(
         select(User.id).where(func.lower(User.email) == email)
     ).first()
     if exists:
-        raise AccountError("An account with this email address exists already.")
+        raise AccountError(_("An account with this email address exists already."))
     one_time = password is None
     if password is None:
         password = generate_password()
@@ -121,13 +124,13 @@ def _active_admins() -> int:
 
 def _guard_last_admin(user: User) -> None:
     if user.role == "admin" and user.active and _active_admins() <= 1:
-        raise AccountError("This is the last active admin; make another admin first.")
+        raise AccountError(_("This is the last active admin; make another admin first."))
 
 
 def set_role(user: User, role: str, *, actor: User) -> None:
     """Change the role of ``user``; the last active admin cannot be demoted."""
     if role not in ROLES:
-        raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
+        raise AccountError(_("The role must be one of %(roles)s.", roles=", ".join(ROLES)))
     if role == user.role:
         return
     if role != "admin":
@@ -137,6 +140,21 @@ def set_role(user: User, role: str, *, actor: User) -> None:
     end_all_sessions(user)
     audit.record("admin.user_role", actor=actor,
                  detail={"user_id": user.id, "from": old, "to": role})
+
+
+def set_ui_language(user: User, code: str | None, *, actor: User) -> None:
+    """Set the language of ``user``'s pages (None or "": the deployment default)."""
+    code = code or None
+    if code is not None and code not in LANGUAGES:
+        raise AccountError(_("The language must be one of %(codes)s.",
+                             codes=", ".join(LANGUAGES)))
+    if code == user.ui_language:
+        return
+    old = user.ui_language
+    user.ui_language = code
+    action = "auth.language_set" if actor.id == user.id else "admin.user_language"
+    audit.record(action, actor=actor,
+                 detail={"user_id": user.id, "from": old or "default", "to": code or "default"})
 
 
 def set_active(user: User, active: bool, *, actor: User) -> None:
@@ -183,15 +201,15 @@ def update_roster(user: User, *, phone: str, languages: list[str], on_duty: bool
         try:
             phone = normalise_address("phone", phone)
         except AddressError as exc:
-            raise AccountError("The phone number must be in international form, "
-                               "e.g. +44 20 7946 0958.") from exc
+            raise AccountError(_("The phone number must be in international form, "
+                                 "e.g. +44 20 7946 0958.")) from exc
     unknown = [code for code in languages if code not in LANGUAGES]
     if unknown:
-        raise AccountError(f"Languages must be among {', '.join(LANGUAGES)}.")
+        raise AccountError(_("Languages must be among %(codes)s.", codes=", ".join(LANGUAGES)))
     if on_duty and not phone:
-        raise AccountError("Someone on duty needs a phone number the line can dial.")
+        raise AccountError(_("Someone on duty needs a phone number the line can dial."))
     if on_duty and not user.active:
-        raise AccountError("A deactivated account cannot be on duty.")
+        raise AccountError(_("A deactivated account cannot be on duty."))
     ordered = [code for code in LANGUAGES if code in languages]
     changed = {
         "phone_changed": (user.phone or "") != phone,

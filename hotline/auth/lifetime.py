@@ -19,12 +19,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, current_app, flash, g, request, session
+from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from hotline.auth import server_sessions
 from hotline.auth.clock import now
 from hotline.auth.guards import MFA_SESSION_KEY
 from hotline.extensions import db
+from hotline.i18n import N_
 from hotline.models import User
 
 AUTH_AT_KEY = "auth_at"
@@ -37,7 +39,7 @@ SERVER_SESSION_KEY = "sid"
 # A password step not followed by the second factor within this time must start over.
 PENDING_MINUTES = 10
 
-EXPIRED_MESSAGE = "Your session expired. Please sign in again."
+EXPIRED_MESSAGE = N_("Your session expired. Please sign in again.")
 # Requests carrying this header (a page refreshing itself) do not count as activity,
 # so a dashboard left open still times out when nobody uses it.
 BACKGROUND_HEADER = "X-Hotline-Background"
@@ -149,7 +151,7 @@ def enforce_lifetime() -> None:
     background = request.headers.get(BACKGROUND_HEADER) == "1"
     if expired_reason() is not None or not _server_session_ok(background):
         end_session()
-        flash(EXPIRED_MESSAGE, "error")
+        flash(_(EXPIRED_MESSAGE), "error")
         return
     if not background:
         session[SEEN_AT_KEY] = _timestamp()

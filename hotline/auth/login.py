@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from hotline import audit
@@ -22,15 +23,16 @@ from hotline.auth.passwords import (
     verify_password,
 )
 from hotline.extensions import db
+from hotline.i18n import N_
 from hotline.models import User
 
 # Wrong passwords or codes in a row before the account locks, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCKOUT_MINUTES = 15
 
-GENERIC_FAILURE = ("Sign-in failed. Check your email address and password; after several "
+GENERIC_FAILURE = N_("Sign-in failed. Check your email address and password; after several "
                    "failures the account is locked for a while.")
-GENERIC_CODE_FAILURE = ("That code was not accepted. Use the current code from your "
+GENERIC_CODE_FAILURE = N_("That code was not accepted. Use the current code from your "
                         "authenticator app; each code works only once.")
 
 
@@ -102,20 +104,20 @@ def check_password(email: str, password: str) -> User:
         verify_password(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         audit.record("auth.login_failed", actor_label="anonymous",
                      detail={"step": "password", "reason": "unknown account"})
-        raise SignInFailed(GENERIC_FAILURE)
+        raise SignInFailed(_(GENERIC_FAILURE))
     if not user.active or is_locked(user):
         verify_password(_dummy_hash(), password)
         reason = "inactive" if not user.active else "locked"
         audit.record("auth.login_failed", actor=user, detail={"step": "password",
                                                               "reason": reason})
-        raise SignInFailed(GENERIC_FAILURE)
+        raise SignInFailed(_(GENERIC_FAILURE))
     if not verify_password(user.password_hash, password):
         register_failure(user, "password")
-        raise SignInFailed(GENERIC_FAILURE)
+        raise SignInFailed(_(GENERIC_FAILURE))
     if one_time_password_expired(user):
         audit.record("auth.login_failed", actor=user, detail={
             "step": "password", "reason": "one-time password expired"})
-        raise SignInFailed(GENERIC_FAILURE)
+        raise SignInFailed(_(GENERIC_FAILURE))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         audit.record("auth.password_rehashed", actor=user)
@@ -131,10 +133,10 @@ def one_time_password_expired(user: User) -> bool:
 def check_code(user: User, code: str) -> None:
     """Accept the TOTP ``code`` for ``user`` or raise SignInFailed (counted as a failure)."""
     if not user.active or is_locked(user):
-        raise SignInFailed(GENERIC_CODE_FAILURE)
+        raise SignInFailed(_(GENERIC_CODE_FAILURE))
     if not totp.accept_code(user, code, now()):
         register_failure(user, "totp")
-        raise SignInFailed(GENERIC_CODE_FAILURE)
+        raise SignInFailed(_(GENERIC_CODE_FAILURE))
 
 
 def signed_in(user: User) -> None:

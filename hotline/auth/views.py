@@ -14,8 +14,19 @@ from flask_login import current_user
 
 from hotline import audit
 from hotline.auth import steps, totp
-from hotline.auth.accounts import AccountError, change_password, end_all_sessions
-from hotline.auth.forms import ChangePasswordForm, CodeForm, LoginForm, NewPasswordForm
+from hotline.auth.accounts import (
+    AccountError,
+    change_password,
+    end_all_sessions,
+    set_ui_language,
+)
+from hotline.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    LanguageForm,
+    LoginForm,
+    NewPasswordForm,
+)
 from hotline.auth.guards import fully_authenticated, staff_required
 from hotline.auth.lifetime import (
     PENDING_MFA_KEY,
@@ -37,14 +48,15 @@ from hotline.auth.login import (
 from hotline.auth.passwords import verify_password
 from hotline.auth.redirects import landing, safe_next
 from hotline.extensions import db, limiter
+from hotline.i18n import N_, staff_default
 from hotline.models import User
 
 bp = Blueprint("auth", __name__)
 bp.add_app_template_global(steps.step_texts, "first_sign_in_steps")
 
-LOCKED_CHANGE_MESSAGE = ("Too many wrong passwords: the account is locked for a while and "
+LOCKED_CHANGE_MESSAGE = N_("Too many wrong passwords: the account is locked for a while and "
                          "this session was signed out.")
-RESTART_MESSAGE = "Your sign-in took too long or was interrupted. Please start again."
+RESTART_MESSAGE = N_("Your sign-in took too long or was interrupted. Please start again.")
 
 
 def _finish(user: User):
@@ -57,7 +69,7 @@ def _finish(user: User):
 
 def _restart():
     end_session()
-    flash(RESTART_MESSAGE, "error")
+    flash(_(RESTART_MESSAGE), "error")
     return redirect(url_for("auth.login"))
 
 
@@ -81,7 +93,7 @@ def login():
         start_pending(user, safe_next(form.next.data))
         return redirect(url_for("auth.two_factor"))
     if request.method == "POST":
-        flash(GENERIC_FAILURE, "error")
+        flash(_(GENERIC_FAILURE), "error")
         return render_template("auth/login.html", form=form), 400
     return render_template("auth/login.html", form=form)
 
@@ -116,7 +128,7 @@ def two_factor():
                 return redirect(url_for("auth.new_password"))
             return _finish(user)
     elif request.method == "POST":
-        flash(form.code.errors[0] if form.code.errors else "Enter the six-digit code.", "error")
+        flash(form.code.errors[0] if form.code.errors else _("Enter the six-digit code."), "error")
     status = 400 if request.method == "POST" else 200
     if enrolling:
         uri = totp.provisioning_uri(user, user.totp_secret)
@@ -152,7 +164,7 @@ def logout():
         audit.record("auth.logout", actor=current_user._get_current_object())
         db.session.commit()
     end_session()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -178,7 +190,7 @@ def account_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if is_locked(user):
-            form.current.errors = [*form.current.errors, LOCKED_CHANGE_MESSAGE]
+            form.current.errors = [*form.current.errors, _(LOCKED_CHANGE_MESSAGE)]
         elif not verify_password(user.password_hash, form.current.data):
             # Counts towards the sign-in lockout and is audited (register_failure), so a
             # borrowed session cannot guess the password behind it without limit.
@@ -186,9 +198,9 @@ def account_password():
             db.session.commit()
             if locked:
                 end_session()
-                flash(LOCKED_CHANGE_MESSAGE, "error")
+                flash(_(LOCKED_CHANGE_MESSAGE), "error")
                 return redirect(url_for("auth.login"))
-            form.current.errors = [*form.current.errors, "The current password is wrong."]
+            form.current.errors = [*form.current.errors, _("The current password is wrong.")]
         else:
             try:
                 change_password(user, form.password.data, actor=user)
@@ -199,8 +211,32 @@ def account_password():
                 # This browser keeps working: a fresh session under the new token.
                 start_session(user)
                 db.session.commit()
-                flash("Your password is changed; every other session was signed out.",
+                flash(_("Your password is changed; every other session was signed out."),
                       "success")
                 return redirect(url_for("auth.account_password"))
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/change_password.html", form=form), status
+    return _account_page(form=form, status=status)
+
+
+def _account_page(*, form: ChangePasswordForm | None = None,
+                  language_form: LanguageForm | None = None, status: int = 200):
+    user = current_user._get_current_object()
+    form = form or ChangePasswordForm(formdata=None)
+    language_form = language_form or LanguageForm(staff_default(), formdata=None,
+                                                  ui_language=user.ui_language or "")
+    return render_template("auth/change_password.html", form=form,
+                           language_form=language_form), status
+
+
+@bp.post("/account/language")
+@staff_required()
+def account_language():
+    """A signed-in user chooses the language of their pages (audited)."""
+    user = current_user._get_current_object()
+    form = LanguageForm(staff_default())
+    if not form.validate_on_submit():
+        return _account_page(language_form=form, status=400)
+    set_ui_language(user, form.ui_language.data, actor=user)
+    db.session.commit()
+    flash(_("The language of your pages is saved."), "success")
+    return redirect(url_for("auth.account_password"))

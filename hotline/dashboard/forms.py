@@ -11,10 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.widgets import HiddenInput
 
-
-def label(value: str) -> str:
-    """A vocabulary value as people read it: ``in_progress`` → ``in progress``."""
-    return value.replace("_", " ")
+from hotline.cases.labels import label as label  # re-exported: the action forms' options
 
 
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:

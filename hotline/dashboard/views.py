@@ -43,7 +43,7 @@ from hotline.dashboard.forms import RevealForm, label
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.messaging import recordings
-from hotline.models import Case, Interaction, User, utcnow
+from hotline.models import Case, Interaction, User
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -64,32 +64,6 @@ def _label_filter(value: str | None) -> str:
 @bp.app_template_filter("ref")
 def _ref_filter(stored: str) -> str:
     return format_reference(stored)
-
-
-@bp.app_template_filter("when")
-def _when_filter(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-@bp.app_template_filter("duration")
-def _duration_filter(seconds: Any) -> str:
-    """A call or recording length: ``45 s``, ``3 min 5 s``."""
-    if not isinstance(seconds, int | float) or seconds < 0:
-        return "—"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
-
-
-@bp.app_template_filter("age")
-def _age_filter(value: Any) -> str:
-    if value is None:
-        return "—"
-    seconds = max(int((utcnow() - value).total_seconds()), 0)
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d"
 
 
 @bp.get("/")

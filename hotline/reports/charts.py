@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 BAR_FILL = "#0b5cad"
@@ -57,7 +58,8 @@ def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, int]]) -> Ma
     height = max(len(items), 1) * (BAR_HEIGHT + BAR_GAP) + BAR_GAP
     body = []
     if not items:
-        body.append(f'<text x="0" y="{BAR_HEIGHT}" fill="{TEXT_FILL}" {FONT}>no data</text>')
+        empty = escape(_("no data"))
+        body.append(f'<text x="0" y="{BAR_HEIGHT}" fill="{TEXT_FILL}" {FONT}>{empty}</text>')
     for index, (label, count) in enumerate(items):
         top = BAR_GAP + index * (BAR_HEIGHT + BAR_GAP)
         length = BAR_AREA * count / peak if peak else 0

@@ -23,17 +23,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.cases.ordering import CLOSED_RANK_MIN
 from hotline.extensions import db
+from hotline.i18n import N_
 from hotline.models import Case, User
 from hotline.reports import rollup
 
 UNSET = "unset"
 # (key, label, upper bound of the age): the open backlog buckets, youngest first.
 BACKLOG_BUCKETS: tuple[tuple[str, str, timedelta | None], ...] = (
-    ("under_1h", "under 1 h", timedelta(hours=1)),
-    ("1h_4h", "1–4 h", timedelta(hours=4)),
-    ("4h_24h", "4–24 h", timedelta(hours=24)),
-    ("1d_7d", "1–7 days", timedelta(days=7)),
-    ("older", "older", None),
+    ("under_1h", N_("under 1 h"), timedelta(hours=1)),
+    ("1h_4h", N_("1–4 h"), timedelta(hours=4)),
+    ("4h_24h", N_("4–24 h"), timedelta(hours=24)),
+    ("1d_7d", N_("1–7 days"), timedelta(days=7)),
+    ("older", N_("older"), None),
 )
 MEDIAN, P90 = 0.5, 0.9
 # Seconds are reported to a tenth: SQLite's julianday arithmetic is exact to ~0.1 ms only.

@@ -13,11 +13,19 @@ from flask import (
     request,
     stream_with_context,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline import audit
 from hotline.auth.guards import staff_required
-from hotline.cases.vocabularies import CHANNELS, CLASSIFICATIONS, LANGUAGES, classification_choices
+from hotline.cases.labels import label
+from hotline.cases.vocabularies import (
+    CHANNELS,
+    CLASSIFICATIONS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    classification_choices,
+)
 from hotline.cases.workflow import RESOLUTIONS, STATUSES
 from hotline.extensions import db
 from hotline.reports import charts, export, rollup
@@ -40,40 +48,37 @@ def ordered(counts: dict[str, int], order: Iterable[str]) -> list[tuple[str, int
     return known + rest
 
 
-def duration(seconds: float | None) -> str:
-    """A delay for people: ``45 s``, ``12 min 5 s``, ``3 h 20 min``, ``2 d 4 h``."""
-    if seconds is None:
-        return "—"
-    whole = int(round(seconds))
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
 def _breakdowns(data) -> list[dict]:
     stats = data.stats
     categories = _categories()
     sections = [
-        ("status", "Cases by status", ordered(stats.by_status, STATUSES)),
-        ("category", "Cases by category", ordered(stats.by_category, categories)),
-        ("channel", "Cases by channel", ordered(stats.by_channel, CHANNELS)),
-        ("language", "Cases by language", ordered(stats.by_language, LANGUAGES)),
-        ("affiliation", "Cases by affiliation",
+        ("status", _("Cases by status"), _("Status"), ordered(stats.by_status, STATUSES)),
+        ("category", _("Cases by category"), _("Category"),
+         ordered(stats.by_category, categories)),
+        ("channel", _("Cases by channel"), _("Channel"), ordered(stats.by_channel, CHANNELS)),
+        ("language", _("Cases by language"), _("Language"),
+         ordered(stats.by_language, LANGUAGES)),
+        ("affiliation", _("Cases by affiliation"), _("Affiliation"),
          ordered(data.by_affiliation, CLASSIFICATIONS["affiliation"])),
-        ("urgency", "Cases by urgency", ordered(data.by_urgency, CLASSIFICATIONS["urgency"])),
-        ("resolution", "Closed in the period, by resolution",
+        ("urgency", _("Cases by urgency"), _("Urgency"),
+         ordered(data.by_urgency, CLASSIFICATIONS["urgency"])),
+        ("resolution", _("Closed in the period, by resolution"), _("Resolution"),
          ordered(data.closed_by_resolution, RESOLUTIONS)),
     ]
-    return [{"key": key, "title": title, "rows": rows,
-             "chart": charts.bar_chart(f"chart-{key}", title, rows)}
-            for key, title, rows in sections]
+    result = []
+    for key, title, heading, counts in sections:
+        rows = [(value, _row_name(key, value), count) for value, count in counts]
+        result.append({"key": key, "title": title, "heading": heading, "rows": rows,
+                       "chart": charts.bar_chart(f"chart-{key}", title,
+                                                 [(name, count) for _v, name, count in rows])})
+    return result
+
+
+def _row_name(section: str, value: str) -> str:
+    """What a breakdown row is called: the language's own name, a vocabulary label."""
+    if section == "language":
+        return LANGUAGE_NAMES.get(value, value)
+    return label(value)
 
 
 @bp.get("/")
@@ -90,8 +95,8 @@ def index():
     days = [(str(day["date"]), int(day["count"])) for day in data.stats.by_day]
     return render_template(
         "reports/index.html", error=None, params=params, form=params.query(), data=data,
-        now=now, sections=_breakdowns(data), days=days, duration=duration,
-        day_chart=charts.column_chart("chart-day", "Cases opened per day (UTC)", days,
+        now=now, sections=_breakdowns(data), days=days,
+        day_chart=charts.column_chart("chart-day", _("Cases opened per day (UTC)"), days,
                                       axis_label=_month_day),
         **_choices())
 
@@ -102,7 +107,7 @@ def _month_day(iso_day: str) -> str:
 
 def _choices() -> dict:
     return {"channels": CHANNELS, "languages": LANGUAGES, "categories": _categories(),
-            "presets": PRESETS}
+            "presets": PRESETS, "language_names": LANGUAGE_NAMES}
 
 
 def _filename(params: ReportParams) -> str:

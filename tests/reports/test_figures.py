@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from babel.dates import format_datetime
 from sqlalchemy import select
 
 from hotline.api.tokens import create_token
@@ -208,13 +209,15 @@ def test_no_answered_cases_gives_no_median(app, seeded):
 # --- the page -----------------------------------------------------------------------------
 
 def _table(html: str, table_id: str) -> dict[str, list[str]]:
-    """Rows of the table with ``table_id``: first cell -> the other cells."""
+    """Rows of the table with ``table_id``: the row's code word (``data-key``, else its
+    first cell) -> the other cells."""
     body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)
     assert body, f"no table {table_id}"
     rows = {}
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S):
+    for attributes, row in re.findall(r"<tr([^>]*)>(.*?)</tr>", body.group(1), re.S):
         cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
-        rows[cells[0]] = cells[1:]
+        key = re.search(r'data-key="([^"]*)"', attributes)
+        rows[key.group(1) if key else cells[0]] = cells[1:]
     return rows
 
 
@@ -240,7 +243,8 @@ def test_page_shows_every_figure(supervisor_client, seeded):
     assert _figure(html, "fig-total") == "7"
     assert _figure(html, "fig-backlog") == "5"
     assert _figure(html, "fig-callbacks") == "3"
-    assert _figure(html, "fig-callback-oldest") == seeded.created["H"].strftime("%Y-%m-%d %H:%M")
+    assert _figure(html, "fig-callback-oldest") == format_datetime(
+        seeded.created["H"], "short", tzinfo=UTC, locale="en") + " UTC"
     assert _figure(html, "fig-median") == "2 min 0 s"
     assert _figure(html, "fig-p90") == "8 min 0 s"
     assert _figure(html, "fig-responded") == "5"
@@ -254,7 +258,7 @@ def test_page_shows_every_figure(supervisor_client, seeded):
     assert _nonzero(_counts(html, "table-resolution")) == EXPECTED_RESOLUTIONS
     assert _counts(html, "table-day") == {d["date"]: d["count"] for d in expected_days(seeded)}
     backlog = _counts(html, "table-backlog")
-    assert backlog == {"under 1 h": 1, "1–4 h": 1, "4–24 h": 1, "1–7 days": 1, "older": 1,
+    assert backlog == {"under_1h": 1, "1h_4h": 1, "4h_24h": 1, "1d_7d": 1, "older": 1,
                        "total": 5}
     staff = {name: (int(cells[0]), int(cells[1]))
              for name, cells in _table(html, "table-staff").items() if cells[0].isdigit()}

@@ -1,0 +1,78 @@
+"""Numbers, dates, times and lengths of time on the staff pages, in the reader's language.
+
+One home for every value a page shows that is not a word: Babel formats them for the
+locale ``hotline.i18n`` chose, in the time zone Flask-Babel is given (its time-zone
+selector; UTC until one is set). The unit words (``min``, ``h``) are translated texts.
+Templates use the filters ``when``, ``day``, ``number``, ``duration`` and ``age``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_decimal, get_timezone
+from flask_babel import gettext as _
+
+from hotline.models import utcnow
+
+DASH = "—"
+
+
+def when(value: datetime | None) -> str:
+    """A moment: the locale's short date and time, then the time zone (``UTC``)."""
+    if value is None:
+        return DASH
+    return f"{format_datetime(value, 'short')} {get_timezone()}"
+
+
+def day(value: date | datetime | None) -> str:
+    """A day in the locale's medium form (``Dec 1, 2026``, ``1 груд. 2026 р.``)."""
+    if value is None:
+        return DASH
+    return format_date(value, "medium")
+
+
+def number(value: Any) -> str:
+    """A count or figure with the locale's digit grouping and decimal sign."""
+    if not isinstance(value, int | float):
+        return DASH if value is None else str(value)
+    return format_decimal(value)
+
+
+def duration(seconds: Any) -> str:
+    """A length of time: ``45 s``, ``12 min 5 s``, ``3 h 20 min``, ``2 d 4 h``."""
+    if not isinstance(seconds, int | float) or seconds < 0:
+        return DASH
+    whole = int(round(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return _("%(days)s d %(hours)s h", days=days, hours=hours)
+    if hours:
+        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+    if minutes:
+        return _("%(minutes)s min %(seconds)s s", minutes=minutes, seconds=secs)
+    return _("%(seconds)s s", seconds=secs)
+
+
+def age(value: datetime | None) -> str:
+    """How long ago ``value`` was, coarsely: ``12 min``, ``3 h 20 min``, ``4 d``."""
+    if value is None:
+        return DASH
+    seconds = max(int((utcnow() - value).total_seconds()), 0)
+    if seconds < 3600:
+        return _("%(minutes)s min", minutes=seconds // 60)
+    if seconds < 86400:
+        return _("%(hours)s h %(minutes)s min", hours=seconds // 3600,
+                 minutes=seconds % 3600 // 60)
+    return _("%(days)s d", days=seconds // 86400)
+
+
+def register(app: Flask) -> None:
+    """Install the filters on ``app``'s templates."""
+    for name, function in (("when", when), ("day", day), ("number", number),
+                           ("duration", duration), ("age", age)):
+        app.add_template_filter(function, name)
