@@ -260,6 +260,26 @@ def token_when_signatures_are_checked(value: Any, settings: Mapping[str, Any]) -
     return None
 
 
+def time_zone_name(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """An IANA time zone ``zoneinfo`` can load."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"HOTLINE_TIMEZONE must be an IANA time zone such as Europe/Kyiv, got {value!r}"
+    return None
+
+
+def hour_of_day(name: str) -> Check:
+    """A check: the value is a whole hour of the day, 0 to 23."""
+
+    def check(value: Any, _settings: Mapping[str, Any]) -> str | None:
+        return None if 0 <= value <= 23 else f"{name} must be an hour from 0 to 23, got {value}"
+
+    return check
+
+
 def port_range(value: Any, _settings: Mapping[str, Any]) -> str | None:
     """A TCP port."""
     return None if 0 < value < 65536 else f"PORT must be between 1 and 65535, got {value}"
@@ -433,7 +453,15 @@ SETTINGS: tuple[Setting, ...] = (
             "a closed case reopens when the caller writes again within this many days"),
     Setting("UNATTENDED_AFTER_MINUTES", "int", 30,
             "when an absent colleague's case becomes visible to all on duty", reserved=True),
-    Setting("HOTLINE_TIMEZONE", "str", "UTC", "default time zone for staff", reserved=True),
+    Setting("HOTLINE_TIMEZONE", "str", "UTC",
+            "default time zone for staff (an IANA name, e.g. `Europe/Kyiv`); each user may "
+            "choose their own", checks=(time_zone_name,)),
+    Setting("SHIFT_NIGHT_START", "int", 20,
+            "hour (local, 0–23) the report's \"last night's shift\" starts",
+            checks=(hour_of_day("SHIFT_NIGHT_START"),)),
+    Setting("SHIFT_NIGHT_END", "int", 8,
+            "hour (local, 0–23) the report's \"last night's shift\" ends",
+            checks=(hour_of_day("SHIFT_NIGHT_END"),)),
     Setting("SESSION_IDLE_MINUTES", "int", 30, "staff session idle timeout"),
     Setting("SESSION_MAX_HOURS", "int", 12, "staff session absolute lifetime"),
     Setting("LOGIN_RATE_LIMIT", "str", "20 per minute; 200 per hour",

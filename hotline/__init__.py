@@ -45,8 +45,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     from hotline import i18n
+    from hotline.staff_time import select_timezone
 
-    babel.init_app(app, locale_selector=i18n.select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   timezone_selector=select_timezone)
     i18n.register(app)
     from hotline import formatting
 
@@ -82,10 +84,12 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.health import bp as health_bp
     from hotline.messaging import init_app as init_messaging
     from hotline.reports.views import bp as reports_bp
+    from hotline.staff_time import register as register_staff_time
 
     for blueprint in (auth_bp, admin_bp, health_bp, public_bp, sms_bp, voice_bp, telegram_bp,
                       api_bp, reports_bp, dashboard_bp):
         app.register_blueprint(blueprint)
+    register_staff_time(app)
     # Webhooks are signature-checked (Telegram's: a secret header) and the API is
     # token-authenticated instead of CSRF.
     for blueprint in (sms_bp, voice_bp, telegram_bp, api_bp):

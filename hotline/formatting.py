@@ -20,11 +20,22 @@ from hotline.models import utcnow
 DASH = "—"
 
 
-def when(value: datetime | None) -> str:
-    """A moment: the locale's short date and time, then the time zone (``UTC``)."""
-    if value is None:
+def when(value: datetime | str | None) -> str:
+    """A moment: the locale's short date and time, then the reader's time zone.
+
+    The zone is ``hotline.staff_time``'s (Flask-Babel's selector). Also takes the ISO 8601
+    text a timeline entry's meta stores.
+    """
+    if not value:
         return DASH
-    return f"{format_datetime(value, 'short')} {get_timezone()}"
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    return f"{format_datetime(moment, 'short')} {get_timezone()}"
 
 
 def day(value: date | datetime | None) -> str:

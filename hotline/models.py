@@ -96,6 +96,8 @@ class User(UserMixin, db.Model):
     # The language of this person's pages (``hotline/languages.py``); None: the
     # deployment's ``STAFF_DEFAULT_LANGUAGE``.
     ui_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # An IANA zone name; null: the HOTLINE_TIMEZONE default (hotline/staff_time.py).
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A made-up account from ``demo seed``: shown as "demo" in the user list; it cannot

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, Optional
 
+from hotline import staff_time
 from hotline.cases import actions
 from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CALLBACK_OUTCOMES
@@ -150,8 +151,8 @@ class CallbackForm(VersionedForm):
     outcome = SelectField(_l("Outcome"), validators=[InputRequired()],
                           choices=options([("", "—")]
                                           + [(o, label(o)) for o in CALLBACK_OUTCOMES]))
-    at = DateTimeLocalField(_l("When (UTC; empty = now)"), format="%Y-%m-%dT%H:%M",
-                            validators=[Optional()])
+    at = DateTimeLocalField(LazyString(staff_time.typed_time_label, "When"),
+                            format="%Y-%m-%dT%H:%M", validators=[Optional()])
     note = TextAreaField(_l("What happened (optional)"),
                          validators=[Optional(), Length(max=actions.MAX_NOTE_LENGTH)])
     confirm_unsafe = BooleanField(
@@ -160,7 +161,8 @@ class CallbackForm(VersionedForm):
 
 
 def _callback(case: Case, actor: User, form: CallbackForm) -> None:
-    at = form.at.data.replace(tzinfo=UTC) if form.at.data is not None else None
+    # Typed in the user's own time zone; stored in UTC.
+    at = staff_time.from_local(form.at.data) if form.at.data is not None else None
     actions.log_callback(case, actor, form.version.data, form.outcome.data, at,
                          form.note.data, confirm_unsafe=bool(form.confirm_unsafe.data))
 

@@ -2,18 +2,22 @@
 ``category``).
 
 Shared by the page and the CSV export so both read a range the same way. Dates are
-whole UTC days and ``to`` is inclusive. ``range`` names a preset ending today (``30d``,
-``12m``, ``all``); it takes the place of ``from`` and ``to``.
+whole days in the reader's time zone (``hotline.staff_time``) and ``to`` is inclusive.
+``range`` names a preset ending today (``30d``, ``12m``, ``all``) or ``night``, last
+night's shift (``SHIFT_NIGHT_START`` to ``SHIFT_NIGHT_END`` local); it takes the place of
+``from`` and ``to``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from hotline import staff_time
 from hotline.cases.queries import (
     DEFAULT_RANGE_DAYS,
     EARLIEST_DAY,
@@ -31,8 +35,10 @@ __all__ = ["DEFAULT_DAYS", "EARLIEST_DAY", "LATEST_DAY", "MAX_RANGE_DAYS", "PRES
            "ReportInputError", "ReportParams", "parse", "preset_range"]
 
 
-# The ``range`` presets, all ending today: key -> label.
-PRESETS = {"30d": _l("Last 30 days"), "12m": _l("Last 12 months"), "all": _l("All time")}
+# The ``range`` presets: key -> label. All but ``night`` are whole days ending today.
+PRESETS = {"night": _l("Last night's shift"), "30d": _l("Last 30 days"),
+           "12m": _l("Last 12 months"), "all": _l("All time")}
+NIGHT = "night"
 
 
 class ReportInputError(ValueError):
@@ -49,17 +55,27 @@ class ReportParams:
     language: str | None = None
     category: str | None = None
     preset: str | None = None
+    # The reader's zone the days are read in; ``span`` overrides the days (the shift).
+    zone: str = "UTC"
+    span: tuple[datetime, datetime] | None = None
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """``[since, until)`` in UTC: the local days, or the shift's hours."""
+        if self.span is not None:
+            return self.span
+        return staff_time.local_days(self.first_day, self.last_day, ZoneInfo(self.zone))
 
     @property
     def filter(self) -> StatsFilter:
-        since = datetime.combine(self.first_day, time.min, UTC)
-        until = datetime.combine(self.last_day + timedelta(days=1), time.min, UTC)
+        since, until = self.bounds
         return StatsFilter(since=since, until=until, channel=self.channel,
                            language=self.language, category=self.category)
 
     def query(self) -> dict[str, str]:
         """The query-string arguments that reproduce this report (for links)."""
-        out = {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
+        out = ({"range": NIGHT} if self.span is not None
+               else {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()})
         out.update(self.filters())
         return out
 
@@ -97,16 +113,35 @@ def preset_range(preset: str, today: date, first_case_day: Callable[[], date | N
     return max(min(first, today), today - timedelta(days=MAX_RANGE_DAYS - 1)), today
 
 
+def _local_first(utc_day: date | None, tz: ZoneInfo) -> date | None:
+    """The local day in which the UTC day ``utc_day`` begins (no case is before it)."""
+    if utc_day is None:
+        return None
+    return datetime.combine(utc_day, datetime.min.time(), UTC).astimezone(tz).date()
+
+
 def parse(args: Mapping[str, str], categories: tuple[str, ...],
           today: date | None = None,
-          first_case_day: Callable[[], date | None] = lambda: None) -> ReportParams:
-    """Validate the query string; defaults to the last ``DEFAULT_DAYS`` days up to today."""
-    today = today or datetime.now(UTC).date()
+          first_case_day: Callable[[], date | None] = lambda: None, *,
+          zone: str = "UTC", night: tuple[int, int] = (20, 8),
+          now: datetime | None = None) -> ReportParams:
+    """Validate the query string; defaults to the last ``DEFAULT_DAYS`` days up to today.
+
+    Days are read in ``zone``; ``night`` is the shift's (start, end) local hours.
+    """
+    tz = ZoneInfo(zone)
+    now = now or datetime.now(UTC)
+    today = today or staff_time.local_today(tz, now)
     preset = (args.get("range") or "").strip() or None
-    if preset is not None:
+    shift = None
+    if preset == NIGHT:
+        shift = staff_time.night_shift(tz, night[0], night[1], now)
+        first = shift[0].astimezone(tz).date()
+        last = (shift[1] - timedelta(microseconds=1)).astimezone(tz).date()
+    elif preset is not None:
         if preset not in PRESETS:
             raise ReportInputError(f"unknown range; choose one of {', '.join(PRESETS)}")
-        first, last = preset_range(preset, today, first_case_day)
+        first, last = preset_range(preset, today, lambda: _local_first(first_case_day(), tz))
     else:
         try:
             span = parse_date_range(args, ("from", "to"), timestamps=False, today=today,
@@ -116,4 +151,5 @@ def parse(args: Mapping[str, str], categories: tuple[str, ...],
         first, last = span.first_day, span.last_day
     return ReportParams(first, last, channel=_choice(args, "channel", CHANNELS),
                         language=_choice(args, "language", LANGUAGES),
-                        category=_choice(args, "category", categories), preset=preset)
+                        category=_choice(args, "category", categories), preset=preset,
+                        zone=zone, span=shift)

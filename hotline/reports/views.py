@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from hotline import audit
+from hotline import audit, staff_time
 from hotline.auth.guards import staff_required
 from hotline.cases.labels import label
 from hotline.cases.vocabularies import (
@@ -86,7 +86,7 @@ def _row_name(section: str, value: str) -> str:
 def index():
     """The report page for the chosen range and filters (default: the last 30 days)."""
     try:
-        params = parse(request.args, _categories(), first_case_day=rollup.first_day)
+        params = _parse()
     except ReportInputError as exc:
         return render_template("reports/index.html", error=str(exc), params=None,
                                form=request.args, **_choices()), 400
@@ -99,6 +99,14 @@ def index():
         day_chart=charts.column_chart("chart-day", _("Cases opened per day (UTC)"), days,
                                       axis_label=_month_day),
         **_choices())
+
+
+def _parse() -> ReportParams:
+    """The request's report, its days read in the reader's time zone."""
+    config = current_app.config
+    return parse(request.args, _categories(), first_case_day=rollup.first_day,
+                 zone=staff_time.select_timezone(),
+                 night=(config["SHIFT_NIGHT_START"], config["SHIFT_NIGHT_END"]))
 
 
 def _month_day(iso_day: str) -> str:
@@ -119,7 +127,7 @@ def _filename(params: ReportParams) -> str:
 def export_csv():
     """One row per case opened in the range, streamed; every export is audited."""
     try:
-        params = parse(request.args, _categories(), first_case_day=rollup.first_day)
+        params = _parse()
     except ReportInputError as exc:
         return Response(str(exc) + "\n", status=400, mimetype="text/plain")
     flt = params.filter

@@ -60,6 +60,7 @@ def test_page_links_the_presets_and_answers_all_time(app, make_user, twilio_post
     assert f'Cases opened from <time datetime="{long_ago.date().isoformat()}">' in html
     links = dict(re.findall(r'<a href="([^"]+)" data-range="(\w+)"', html))
     assert {value: key for key, value in links.items()} == {
+        "night": "/reports/?range=night&amp;language=ru",
         "30d": "/reports/?range=30d&amp;language=ru", "12m": "/reports/?range=12m&amp;language=ru",
         "all": "/reports/?range=all&amp;language=ru"}
     assert re.search(r'data-range="all" aria-current="true"', html)

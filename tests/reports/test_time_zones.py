@@ -1,0 +1,115 @@
+"""Reports by local day and "last night's shift", in the reader's time zone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.dates import format_datetime
+
+from hotline import staff_time
+from hotline.reports.params import parse
+from tests.conftest import login_as
+from tests.dashboard_support import make_case
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+def _total(html: str) -> int:
+    match = re.search(r'id="fig-total">(\d+)<', html)
+    assert match, html[:500]
+    return int(match.group(1))
+
+
+def _opened(app, *moments: datetime) -> None:
+    for moment in moments:
+        make_case(app, created_at=moment)
+
+
+@pytest.mark.parametrize(("day", "offset_hours"), [
+    (date(2026, 1, 15), 2),   # winter: EET, UTC+2
+    (date(2026, 7, 15), 3),   # summer: EEST, UTC+3 (daylight saving)
+])
+def test_a_kyiv_supervisors_day_is_the_local_day(app, client, make_user, day, offset_hours):
+    start = datetime.combine(day, datetime.min.time(), UTC) - timedelta(hours=offset_hours)
+    end = start + timedelta(days=1)
+    minute = timedelta(minutes=1)
+    _opened(app, start - minute, start, end - minute, end)  # two inside, one either side
+    login_as(client, make_user("supervisor", timezone="Europe/Kyiv"))
+    html = client.get(f"/reports/?from={day}&to={day}").get_data(as_text=True)
+    assert _total(html) == 2
+    assert "(local days, Europe/Kyiv)" in html
+    assert f'<time datetime="{day}">' in html
+    # The CSV holds the same two cases, their times in UTC ISO 8601.
+    export = client.get(f"/reports/export.csv?from={day}&to={day}").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert sorted(row["created_at"] for row in rows) == [
+        start.isoformat(timespec="seconds"), (end - minute).isoformat(timespec="seconds")]
+    assert all(row["created_at"].endswith("+00:00") for row in rows)
+
+
+def test_a_utc_reader_of_the_same_day_counts_utc_midnights(app, client, make_user):
+    day = date(2026, 7, 15)
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    _opened(app, start - timedelta(hours=2), start + timedelta(hours=1))
+    login_as(client, make_user("supervisor"))
+    assert _total(client.get(f"/reports/?from={day}&to={day}").get_data(as_text=True)) == 1
+
+
+def test_the_night_shift_preset_is_last_night_in_the_readers_zone(app, client, make_user):
+    since, until = staff_time.night_shift(KYIV, 20, 8)
+    minute = timedelta(minutes=1)
+    _opened(app, since - minute, since, until - minute, until)
+    login_as(client, make_user("supervisor", timezone="Europe/Kyiv"))
+    html = client.get("/reports/?range=night").get_data(as_text=True)
+    assert _total(html) == 2
+    assert "(last night&#39;s shift)" in html or "(last night's shift)" in html
+    shown = format_datetime(since, "short", tzinfo=KYIV, locale="en")
+    assert f"from {shown} Europe/Kyiv" in html and shown.endswith(("8:00\u202fPM", "8:00 PM"))
+    assert re.search(r'data-range="night" aria-current="true"', html)
+    export = client.get("/reports/export.csv?range=night").get_data(as_text=True)
+    assert len(list(csv.DictReader(io.StringIO(export)))) == 2
+
+
+def test_the_shift_hours_come_from_the_settings(make_app, make_user):
+    app = make_app(SHIFT_NIGHT_START=22, SHIFT_NIGHT_END=6)
+    since, until = staff_time.night_shift(KYIV, 22, 6)
+    _opened(app, since - timedelta(minutes=1), since + timedelta(hours=1))
+    client = app.test_client()
+    with app.app_context():
+        from hotline.auth.passwords import hash_password, new_session_token
+        from hotline.extensions import db
+        from hotline.models import User
+
+        user = User(email="night@hotline.test", display_name="N", role="supervisor",
+                    timezone="Europe/Kyiv", password_hash=hash_password("x" * 16),
+                    session_token=new_session_token())
+        db.session.add(user)
+        db.session.commit()
+        db.session.refresh(user)
+        db.session.expunge(user)
+    login_as(client, user)
+    html = client.get("/reports/?range=night").get_data(as_text=True)
+    assert _total(html) == 1
+    assert format_datetime(since, "short", tzinfo=KYIV, locale="en") in html
+    assert format_datetime(until, "short", tzinfo=KYIV, locale="en") in html
+
+
+def test_parse_reads_days_and_the_shift_in_the_zone():
+    now = datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 09:00 EEST, the morning clocks went on
+    night = parse({"range": "night"}, (), zone="Europe/Kyiv", now=now)
+    # 20:00 EET on the 28th to 08:00 EEST on the 29th: an 11-hour night.
+    assert night.bounds == (datetime(2026, 3, 28, 18, tzinfo=UTC),
+                            datetime(2026, 3, 29, 5, tzinfo=UTC))
+    assert (night.first_day, night.last_day) == (date(2026, 3, 28), date(2026, 3, 29))
+    assert night.query() == {"range": "night"}
+    day = parse({"from": "2026-03-29", "to": "2026-03-29"}, (), zone="Europe/Kyiv", now=now)
+    assert day.bounds == (datetime(2026, 3, 28, 22, tzinfo=UTC),
+                          datetime(2026, 3, 29, 21, tzinfo=UTC))
+    # Today is the local today: 23:30 UTC on the 28th is already the 29th in Kyiv.
+    late = parse({}, (), zone="Europe/Kyiv", now=datetime(2026, 3, 28, 23, 30, tzinfo=UTC))
+    assert late.last_day == date(2026, 3, 29)
