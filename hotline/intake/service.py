@@ -12,7 +12,13 @@ It runs for every message of a burst, so one delivery is one transaction with on
 commit and five statements: the idempotency probe, the caller upsert (``RETURNING``
 what the intake needs), the latest-case lookup, the case insert (``ON CONFLICT
 (reference) DO NOTHING`` instead of a savepoint) or update, and the interaction
-insert. They are prebuilt SQLAlchemy Core statements: the ORM's per-statement and
+insert. On PostgreSQL they are merged into two or three: the probe is a ``WHERE NOT
+EXISTS`` of the caller upsert (a retried delivery writes no caller row), a caller the
+upsert just created has no case to look up, and a new case, or an open case the
+message only touches, is written in one data-modifying CTE with the message: a new
+sender is two statements, a repeat message three (the lookup stays a statement of its
+own, after the caller lock, so it sees what the lock's previous holder committed).
+They are prebuilt SQLAlchemy Core statements: the ORM's per-statement and
 unit-of-work costs were most of the intake's time under load (bench/README.md). Case
 updates bump ``version`` as the ORM's optimistic lock does. A channel adds its own
 changes (an auto-reply flag, an opt-out) to the same transaction in the ``prepare``
@@ -30,10 +36,12 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
+    Boolean,
     Table,
     Text,
     TextualSelect,
     bindparam,
+    column,
     insert,
     select,
     text,
@@ -140,6 +148,8 @@ def receive(
     ``fallback_language`` is the language a case gets when neither it, the message nor
     the caller has one. ``prepare(result)`` runs only for a new delivery, inside the
     transaction, before the interaction's INSERT (it may still change ``result.meta``);
+    On PostgreSQL a new case is inserted with the interaction, so ``prepare`` sees
+    ``result.case_id`` 0 (its reference is already drawn);
     ``finish(result)`` runs after that INSERT (rows it adds come later in the timeline),
     before the commit. ``auto_reply_every`` (a channel that auto-replies) stamps the
     caller's ``last_auto_reply_at`` in the same upsert when none was due within that
@@ -158,7 +168,14 @@ def receive(
         raise IntakeError(str(exc)) from exc
     index = address_index(address_kind, normalised)
 
-    if external_id:
+    def again() -> IntakeResult:
+        return receive(channel=channel, address=address, body=body, external_id=external_id,
+                       kind=kind, meta=meta, language=language, name=name,
+                       address_kind=address_kind, fallback_language=fallback_language,
+                       prepare=prepare, finish=finish, auto_reply_every=auto_reply_every)
+
+    combined = _combined_statements()
+    if external_id and not combined:
         existing = _existing(kind, external_id)
         if existing is not None:
             db.session.rollback()
@@ -166,23 +183,47 @@ def receive(
 
     try:
         now = utcnow()
-        caller = _lock_caller(index, address_kind, normalised, language, now, auto_reply_every)
+        probe = (kind, external_id) if external_id and combined else None
+        caller = _lock_caller(index, address_kind, normalised, language, now, auto_reply_every,
+                              probe=probe)
+        if caller is None:
+            # PostgreSQL: the upsert's probe found the delivery already stored.
+            db.session.rollback()
+            assert external_id is not None  # noqa: S101 - probe is None without one
+            existing = _existing(kind, external_id)
+            if existing is not None:
+                return existing
+            # Removed in between (retention): take it in as the probe would have.
+            return again()
         preferred = _update_caller(caller, name, language)
-        result = _open_case_for(caller, preferred, channel, language, fallback_language, now)
+        result, pending = _open_case_for(caller, preferred, channel, language,
+                                         fallback_language, now, combined=combined)
         result.auto_reply_due = (auto_reply_every is not None
                                  and caller.last_auto_reply_at == now)
         result.meta = dict(meta or {})
         if prepare is not None:
             prepare(result)
-        result.interaction_id = db.session.execute(_INTERACTION_INSERT, {
-            "case_id": result.case_id, "kind": kind, "channel": channel,
-            "external_id": external_id or None, "body": body, "meta": result.meta,
-            "author_id": None, "created_at": now, "delivery_status": None,
-            "send_attempts": 0, "next_attempt_at": None, "last_error": None,
-        }).scalar_one()
+        values = {
+            "kind": kind, "channel": channel, "external_id": external_id or None,
+            "body": body, "meta": result.meta, "now": now,
+        }
+        if pending is None:
+            result.interaction_id = db.session.execute(_INTERACTION_INSERT, {
+                "case_id": result.case_id, "kind": kind, "channel": channel,
+                "external_id": external_id or None, "body": body, "meta": result.meta,
+                "author_id": None, "created_at": now, "delivery_status": None,
+                "send_attempts": 0, "next_attempt_at": None, "last_error": None,
+            }).scalar_one()
+        else:
+            result.case_id, result.interaction_id = pending(values)
         if finish is not None:
             finish(result)
         db.session.commit()
+    except _ReferenceTaken:
+        # PostgreSQL drew the new case's reference before ``prepare`` (an auto-reply
+        # names it): a (rare) clash starts the delivery over with another one.
+        db.session.rollback()
+        return again()
     except IntegrityError:
         # A concurrent delivery of the same external id won the race.
         db.session.rollback()
@@ -197,47 +238,74 @@ def receive(
 
 
 def _upsert(table: Table, values: Sequence[str], conflict: str, action: str,
-            returning: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> TextualSelect:
+            returning: Sequence[str], extra: Sequence[tuple[str, str]] = (),
+            probe: bool = False) -> TextualSelect:
     """``INSERT … ON CONFLICT … RETURNING …`` as a cacheable statement.
 
     The dialect ``insert().on_conflict_…()`` constructs carry no cache key in SQLAlchemy
     2.0, so they were compiled again on every delivery; a ``text()`` statement typed
     from the table is compiled once. The syntax is the same on PostgreSQL and SQLite.
+    With ``probe`` (PostgreSQL) the row is written only when no interaction has
+    ``(:kind, :external_id)`` yet, so a retried delivery returns no row, and
+    ``RETURNING`` adds ``inserted`` (the row is new: ``xmax = 0``, the upsert's
+    well-known test; an updated row carries the upsert's row lock in ``xmax``).
     """
     names = ", ".join(values)
     params = ", ".join(f":{name}" for name in values)
-    sql = (f"INSERT INTO {table.name} ({names}) VALUES ({params}) "  # noqa: S608 - names only
+    columns: list[Any] = [table.c[name] for name in returning]
+    if probe:
+        source = (f"SELECT {params} WHERE NOT EXISTS (SELECT 1 FROM interactions "  # noqa: S608
+                  "WHERE kind = :kind AND external_id = :external_id)")
+        returning = (*returning, "(xmax = 0) AS inserted")
+        columns.append(column("inserted", Boolean()))
+    else:
+        source = f"VALUES ({params})"
+    sql = (f"INSERT INTO {table.name} ({names}) {source} "
            f"ON CONFLICT ({conflict}) {action} RETURNING {', '.join(returning)}")
     binds = [bindparam(name, type_=table.c[name].type) for name in values]
     binds += [bindparam(name, type_=table.c[column].type) for name, column in extra]
-    return text(sql).bindparams(*binds).columns(*(table.c[name] for name in returning))
+    if probe:
+        binds += [bindparam("kind", type_=INTERACTIONS.c.kind.type),
+                  bindparam("external_id", type_=INTERACTIONS.c.external_id.type)]
+    return text(sql).bindparams(*binds).columns(*columns)
+
+
+def _combined_statements() -> bool:
+    """Whether the intake may merge statements (PostgreSQL: the probe into the caller
+    upsert, a case's write and the interaction's insert into one data-modifying CTE).
+    SQLite keeps one statement per step (it has no DML in ``WITH``)."""
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
 # Built once: a statement object memoises its cache key, so reusing it skips that work.
 _EXISTING = select(INTERACTIONS.c.id).where(INTERACTIONS.c.kind == bindparam("kind"),
                                             INTERACTIONS.c.external_id == bindparam("external_id"))
-_CALLER_UPSERT = _upsert(
-    CALLERS,
-    ("address_index", "address", "address_kind", "opted_out", "preferred_language",
-     "first_seen", "last_seen"),
-    "address_index", "DO UPDATE SET last_seen = excluded.last_seen",
-    ("id", "preferred_language", "opted_out", "flag"),
-)
+_CALLER_UPSERT_ARGS: dict[str, Any] = {
+    "table": CALLERS,
+    "values": ("address_index", "address", "address_kind", "opted_out", "preferred_language",
+               "first_seen", "last_seen"),
+    "conflict": "address_index", "action": "DO UPDATE SET last_seen = excluded.last_seen",
+    "returning": ("id", "preferred_language", "opted_out", "flag"),
+}
+_CALLER_UPSERT = _upsert(**_CALLER_UPSERT_ARGS)
 # The same for a channel that auto-replies: stamps ``last_auto_reply_at`` (a reply goes
 # out) when none went out since ``reply_cutoff`` and the caller neither opted out nor is
 # blocked: the caller's own timing and wishes, never its cases.
-_CALLER_UPSERT_REPLY = _upsert(
-    CALLERS,
-    ("address_index", "address", "address_kind", "opted_out", "preferred_language",
-     "first_seen", "last_seen", "last_auto_reply_at"),
-    "address_index",
-    "DO UPDATE SET last_seen = excluded.last_seen, last_auto_reply_at = CASE "
+_CALLER_UPSERT_REPLY_ARGS: dict[str, Any] = {
+    "table": CALLERS,
+    "values": ("address_index", "address", "address_kind", "opted_out", "preferred_language",
+               "first_seen", "last_seen", "last_auto_reply_at"),
+    "conflict": "address_index",
+    "action": "DO UPDATE SET last_seen = excluded.last_seen, last_auto_reply_at = CASE "
     "WHEN NOT callers.opted_out AND COALESCE(callers.flag, '') <> 'blocked' "
     "AND (callers.last_auto_reply_at IS NULL OR callers.last_auto_reply_at <= :reply_cutoff) "
     "THEN excluded.last_seen ELSE callers.last_auto_reply_at END",
-    ("id", "preferred_language", "opted_out", "flag", "last_auto_reply_at"),
-    extra=(("reply_cutoff", "last_auto_reply_at"),),
-)
+    "returning": ("id", "preferred_language", "opted_out", "flag", "last_auto_reply_at"),
+    "extra": (("reply_cutoff", "last_auto_reply_at"),),
+}
+_CALLER_UPSERT_REPLY = _upsert(**_CALLER_UPSERT_REPLY_ARGS)
+_CALLER_UPSERT_PROBE = _upsert(**_CALLER_UPSERT_ARGS, probe=True)
+_CALLER_UPSERT_REPLY_PROBE = _upsert(**_CALLER_UPSERT_REPLY_ARGS, probe=True)
 # The name stays encrypted here: it is decrypted only when a name is offered.
 _CALLER_NAME = select(type_coerce(CALLERS.c.name, Text())).where(CALLERS.c.id == bindparam("id"))
 _LATEST_CASE = (select(CASES.c.id, CASES.c.reference, CASES.c.status, CASES.c.language,
@@ -251,6 +319,41 @@ _CASE_INSERT = _upsert(
     "reference", "DO NOTHING", ("id",),
 )
 _INTERACTION_INSERT = insert(INTERACTIONS).returning(INTERACTIONS.c.id)
+# PostgreSQL: the case's write and the message's insert as one statement (the insert
+# reads the case id from the CTE; no row when the case insert drew a used reference).
+
+
+def _message_binds(*names: tuple[str, Any]) -> list[Any]:
+    return [bindparam(name, type_=type_) for name, type_ in names] + [
+        bindparam("kind", type_=INTERACTIONS.c.kind.type),
+        bindparam("channel", type_=INTERACTIONS.c.channel.type),
+        bindparam("external_id", type_=INTERACTIONS.c.external_id.type),
+        bindparam("body", type_=INTERACTIONS.c.body.type),
+        bindparam("meta", type_=INTERACTIONS.c.meta.type),
+        bindparam("now", type_=INTERACTIONS.c.created_at.type)]
+
+
+_NEW_CASE_MESSAGE = text(
+    "WITH written AS (INSERT INTO cases (reference, caller_id, channel, status, urgency, "
+    "language, version, callback_needed, created_at, updated_at) VALUES (:reference, "
+    ":caller_id, :channel, 'new', 'normal', :language, 1, false, :now, :now) "
+    "ON CONFLICT (reference) DO NOTHING RETURNING id) "
+    "INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, created_at, "
+    "send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, :now, 0 "
+    "FROM written RETURNING case_id, id",
+).bindparams(*_message_binds(("reference", CASES.c.reference.type),
+                             ("caller_id", CASES.c.caller_id.type),
+                             ("language", CASES.c.language.type)))
+# A message joining an open case that changes nothing else (the common repeat message).
+_TOUCH_CASE_MESSAGE = text(
+    "WITH written AS (UPDATE cases SET updated_at = :now, version = version + 1 "
+    "WHERE id = :case_id RETURNING id) "
+    "INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, created_at, "
+    "send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, :now, 0 "
+    "FROM written RETURNING case_id, id",
+).bindparams(*_message_binds(("case_id", CASES.c.id.type)))
+# Writes the case and inserts the message; returns (case id, interaction id).
+Pending = Callable[[dict[str, Any]], tuple[int, int]]
 
 
 def _existing(kind: str, external_id: str) -> IntakeResult | None:
@@ -266,22 +369,29 @@ def _existing(kind: str, external_id: str) -> IntakeResult | None:
 
 
 def _lock_caller(index: str, address_kind: str, normalised: str, language: str | None,
-                 now: datetime, auto_reply_every: timedelta | None = None) -> Row:
+                 now: datetime, auto_reply_every: timedelta | None = None,
+                 probe: tuple[str, str] | None = None) -> Row | None:
     """Create the caller or touch its ``last_seen``, lock the row: one upsert.
 
     ``ON CONFLICT DO UPDATE`` locks the existing row until the commit (as ``FOR UPDATE``
     would), so concurrent deliveries from one caller choose its open case one at a time.
-    Returns (id, preferred_language, opted_out, flag).
+    Returns (id, preferred_language, opted_out, flag[, last_auto_reply_at]). With
+    ``probe`` = (kind, external_id) (PostgreSQL) also ``inserted``, and None when that
+    delivery is already stored (nothing written).
     """
-    values = {
+    values: dict[str, Any] = {
         "address_index": index, "address": normalised, "address_kind": address_kind,
         "opted_out": False, "preferred_language": language, "first_seen": now,
         "last_seen": now,
     }
+    if probe is not None:
+        values["kind"], values["external_id"] = probe
     if auto_reply_every is None:
-        return db.session.execute(_CALLER_UPSERT, values).one()
-    return db.session.execute(_CALLER_UPSERT_REPLY, {
-        **values, "last_auto_reply_at": now, "reply_cutoff": now - auto_reply_every}).one()
+        statement = _CALLER_UPSERT if probe is None else _CALLER_UPSERT_PROBE
+    else:
+        statement = _CALLER_UPSERT_REPLY if probe is None else _CALLER_UPSERT_REPLY_PROBE
+        values.update(last_auto_reply_at=now, reply_cutoff=now - auto_reply_every)
+    return db.session.execute(statement, values).one_or_none()
 
 
 def _update_caller(caller: Row, name: str | None, language: str | None) -> str | None:
@@ -300,9 +410,19 @@ def _update_caller(caller: Row, name: str | None, language: str | None) -> str |
 
 
 def _open_case_for(caller: Row, preferred: str | None, channel: str, language: str | None,
-                   fallback_language: str | None, now: datetime) -> IntakeResult:
-    """The caller's open case, a recently closed one reopened, or a new case."""
-    latest = db.session.execute(_LATEST_CASE, {"caller_id": caller.id}).one_or_none()
+                   fallback_language: str | None, now: datetime,
+                   combined: bool = False) -> tuple[IntakeResult, Pending | None]:
+    """The caller's open case, a recently closed one reopened, or a new case.
+
+    With ``combined`` (PostgreSQL) a new case, or an open case the message only touches,
+    is written together with the message: the second value then does both (the result's
+    ``case_id`` is 0 for a new case until then). A caller the upsert just created has
+    no case to look up.
+    """
+    if combined and caller.inserted:
+        latest = None
+    else:
+        latest = db.session.execute(_LATEST_CASE, {"caller_id": caller.id}).one_or_none()
     window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
     state = {"caller_id": caller.id, "caller_opted_out": bool(caller.opted_out),
              "caller_flag": caller.flag}
@@ -317,20 +437,54 @@ def _open_case_for(caller: Row, preferred: str | None, channel: str, language: s
         changes = {**_follow_caller_contact(latest), "closed_at": None, "resolution": None}
     else:
         case_language = language or preferred or fallback_language
+        if combined:
+            reference = new_reference()
+            pending = _new_case_message(reference, caller.id, case_language)
+            return IntakeResult(0, None, created=True, case_opened=True,
+                                reference=format_reference(reference),
+                                language=case_language, **state), pending
         case_id, reference = _new_case(caller.id, channel, case_language, now)
         return IntakeResult(case_id, None, created=True, case_opened=True,
                             reference=format_reference(reference), language=case_language,
-                            **state)
+                            **state), None
     if fallback_language and not case_language:
         case_language = preferred or fallback_language
     if case_language != latest.language:
         changes["language"] = case_language
+    result = IntakeResult(latest.id, None, created=True, case_reopened=reopened,
+                          case_opened=opened, reference=format_reference(latest.reference),
+                          language=case_language, **state)
+    if combined and not changes:
+        case_id = latest.id
+
+        def touch(values: dict[str, Any]) -> tuple[int, int]:
+            row = db.session.execute(_TOUCH_CASE_MESSAGE, {**values, "case_id": case_id}).one()
+            return row[0], row[1]
+
+        return result, touch
     # As the ORM's optimistic lock would: every change to a case bumps its version.
     db.session.execute(update(CASES).where(CASES.c.id == latest.id).values(
         updated_at=now, version=CASES.c.version + 1, **changes))
-    return IntakeResult(latest.id, None, created=True, case_reopened=reopened,
-                        case_opened=opened, reference=format_reference(latest.reference),
-                        language=case_language, **state)
+    return result, None
+
+
+def _new_case_message(reference: str, caller_id: int, language: str | None) -> Pending:
+    """The combined insert of a new case and its first message (PostgreSQL); a (rare)
+    reference clash inserts neither and raises ``_ReferenceTaken``."""
+
+    def write(values: dict[str, Any]) -> tuple[int, int]:
+        row = db.session.execute(_NEW_CASE_MESSAGE, {
+            **values, "reference": reference, "caller_id": caller_id, "language": language,
+        }).one_or_none()
+        if row is None:
+            raise _ReferenceTaken(reference)
+        return row[0], row[1]
+
+    return write
+
+
+class _ReferenceTaken(Exception):
+    """The reference drawn for a new case is already in use (PostgreSQL's combined path)."""
 
 
 def _follow_caller_contact(case: Row) -> dict[str, Any]:

@@ -70,6 +70,7 @@ def take_in(message: IncomingMessage) -> IntakeResult:
     replies: list[str] = []
 
     def prepare(result: IntakeResult) -> None:
+        replies.clear()  # a delivery receive() starts over decides again
         if message.command == "stop":
             apply_opt(result.caller, "out", STOP_KEYWORD)
         elif message.command == "start" and result.caller_opted_out:

@@ -99,6 +99,7 @@ def take_in(form: ImmutableMultiDict, *, answer: bool = False) -> Taken:
     replies: list[str] = []
 
     def prepare(result: IntakeResult) -> None:
+        replies.clear()  # a delivery receive() starts over decides again
         if keyword:
             apply_opt(result.caller, *keyword)
         reply = auto_reply_for(result, keyword=keyword is not None) if answer else None
