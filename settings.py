@@ -451,6 +451,12 @@ SETTINGS: tuple[Setting, ...] = (
     # Cases and staff.
     Setting("REOPEN_WINDOW_DAYS", "int", 7,
             "a closed case reopens when the caller writes again within this many days"),
+    Setting("RESPONSE_TARGET_IMMEDIATE_MINUTES", "int", 5,
+            "target time to first response of an immediate case; later is overdue"),
+    Setting("RESPONSE_TARGET_HIGH_MINUTES", "int", 30,
+            "target time to first response of a high-urgency case"),
+    Setting("RESPONSE_TARGET_NORMAL_MINUTES", "int", 240,
+            "target time to first response of a normal-urgency case"),
     Setting("UNATTENDED_AFTER_MINUTES", "int", 30,
             "when an absent colleague's case becomes visible to all on duty", reserved=True),
     Setting("HOTLINE_TIMEZONE", "str", "UTC",
@@ -515,6 +521,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARGON2_MEMORY_COST", "int", 64 * 1024, "argon2id memory in KiB; tests lower it",
             set_by="app"),
     Setting("ARGON2_PARALLELISM", "int", 4, "argon2id lanes; tests lower it", set_by="app"),
+    Setting("KEYWORD_RULES", "object", None,
+            "keyword rules raising urgency at intake (unset: `cases.keywords.DEFAULT_RULES`)",
+            set_by="app"),
     Setting("SQLALCHEMY_ENGINE_OPTIONS", "object", {},
             "extra engine options merged over the per-database defaults", set_by="app"),
     # Only tests set these.

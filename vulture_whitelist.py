@@ -74,3 +74,7 @@ staff_status  # CallbackMeta key: written by channels/twilio/calls._summarise
 caller_status  # CallbackMeta key: written by channels/twilio/calls._summarise
 _.ended_at  # CallLeg: when the leg ended, kept for the operator's own queries
 allow_redirects  # PlayedTwilio.request: twilio's HttpClient.request signature
+
+# Triage at a glance (issue 13): Triage fields read by templates/dashboard/queue.html.
+_.preview
+_.waiting_since

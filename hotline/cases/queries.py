@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, literal, select
 
+from hotline.cases import targets
 from hotline.cases.access import visible_condition
 from hotline.cases.ordering import CLOSED_RANK_MIN, queue_rank
 from hotline.cases.references import ALPHABET, LENGTH, normalise
@@ -37,7 +38,7 @@ from hotline.cases.vocabularies import CHANNELS, LANGUAGES, classification_choic
 from hotline.cases.workflow import STATUSES
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
-from hotline.models import Case, User
+from hotline.models import Case, User, utcnow
 
 STATUS_FILTERS = ("open", *STATUSES, "all")
 ASSIGNEE_WORDS = ("mine", "unassigned", "any")
@@ -133,6 +134,7 @@ class CaseFilter:
     assignee: str | None = None  # "mine", "unassigned", "any" or a user id
     callback: bool = False
     search: str = ""
+    overdue: bool = False  # open, unanswered and past its response target (cases.targets)
 
     def conditions(self, user: User | None) -> list[ColumnElement[bool]]:
         """WHERE conditions for these filters, limited to what ``user`` may see."""
@@ -148,6 +150,8 @@ class CaseFilter:
             conds += [Case.status == self.status, *rank_band(self.status)]
         if self.callback:
             conds.append(Case.callback_needed.is_(True))
+        if self.overdue:
+            conds.append(targets.overdue_condition(utcnow(), current_app.config))
         for name in ("channel", "language", "urgency"):
             if getattr(self, name):
                 conds.append(getattr(Case, name) == getattr(self, name))
@@ -179,6 +183,8 @@ class CaseFilter:
                 values[name] = getattr(self, name)
         if self.callback:
             values["callback"] = "1"
+        if self.overdue:
+            values["overdue"] = "1"
         if self.search:
             values["q"] = self.search
         return values
@@ -222,6 +228,7 @@ def parse_filter(args: Mapping[str, str], *, default_status: str = "open",
         assignee=assignee,
         callback=(args.get("callback") or "").strip().lower() in TRUE_WORDS,
         search=search,
+        overdue=(args.get("overdue") or "").strip().lower() in TRUE_WORDS,
     )
 
 

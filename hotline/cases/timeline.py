@@ -193,8 +193,10 @@ StatusChangeMeta = TypedDict("StatusChangeMeta", {
     "from": str, "to": str, "resolution": str | None, "reason": str}, total=False)
 
 
-class ClassificationChangeMeta(TypedDict):
+class ClassificationChangeMeta(TypedDict, total=False):
     changes: dict[str, list[str | None]]
+    reason: str  # "keyword": a keyword rule of ``cases.keywords`` raised the urgency
+    rule: str  # that rule's name
 
 
 AssignmentMeta = TypedDict("AssignmentMeta", {
@@ -534,7 +536,7 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
               keep={"from": is_code_word, "to": is_code_word,
                     "resolution": is_code_or_none, "reason": is_code_word}),
     EntryKind("classification_change", _l("Classification change"),
-              keep={"changes": is_changes}),
+              keep={"changes": is_changes, "reason": is_code_word, "rule": is_code_word}),
     EntryKind("assignment", _l("Assignment"), keep={"from": is_id, "to": is_id},
               present=_present_assignment, user_keys=("from", "to")),
     EntryKind("callback", _l("Callback"), shows_body=True,

@@ -12,18 +12,23 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import Select, func, literal, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
-from hotline.cases import queries
+from hotline.cases import queries, targets
 from hotline.cases.access import sees_all, visible_condition
 from hotline.cases.ordering import CLOSED_RANK_MIN
 from hotline.cases.queries import STATUS_FILTERS, CaseFilter, QueryError, rank_band, valid_id
+from hotline.cases.timeline import CALLER_KINDS
 from hotline.extensions import db
-from hotline.models import Case, User, UTCDateTime
+from hotline.models import Case, Interaction, User, UTCDateTime
 
 PAGE_SIZE = 50
+# The preview of the latest caller message: about this many characters.
+PREVIEW_CHARS = 80
+# Delivery states of a staff reply that did not leave: such a reply answers nobody.
+UNSENT_STATES = ("queued", "sending", "not_sent", "unknown", "failed", "undelivered")
 VIEWS = ("queue", "callbacks")
 # The sort key of each view, as the cursor codec's layout.
 CURSOR_LAYOUT: dict[str, tuple[type, ...]] = {"queue": (int, datetime, int),
@@ -97,6 +102,60 @@ def queue_page(query: QueueQuery, user: User, page_size: int = PAGE_SIZE
     page = list(rows[:page_size])
     more = len(rows) > page_size
     return page, encode_cursor(page[-1], query.view) if more and page else None
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the queue shows of one case beyond its columns (for the page only).
+
+    ``preview`` is the start of the latest caller message, decrypted for this page and
+    never logged, put in a URL or in the poll's JSON. ``waiting_since`` is the first
+    caller contact after the last staff reply that left (None when answered or closed).
+    """
+
+    preview: str | None
+    waiting_since: datetime | None
+    overdue: bool
+
+
+def _shorten(body: str | None) -> str | None:
+    if not body:
+        return None
+    flat = " ".join(body.split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[:PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+def triage(cases: list[Case], now: datetime, config: Any) -> dict[int, Triage]:
+    """Preview, waiting time and overdue mark of each case of a page: three small reads.
+
+    Each read is bounded by the page's case ids through ``ix_interactions_case_id``.
+    """
+    ids = [case.id for case in cases]
+    if not ids:
+        return {}
+    mine = Interaction.case_id.in_(ids)
+    answered = (
+        select(Interaction.case_id, func.max(Interaction.id).label("last"))
+        .where(mine, Interaction.kind == "message_out", Interaction.author_id.is_not(None),
+               or_(Interaction.delivery_status.is_(None),
+                   Interaction.delivery_status.not_in(UNSENT_STATES)))
+        .group_by(Interaction.case_id).subquery())
+    waiting = dict(db.session.execute(
+        select(Interaction.case_id, func.min(Interaction.created_at))
+        .join(answered, answered.c.case_id == Interaction.case_id, isouter=True)
+        .where(mine, Interaction.kind.in_(CALLER_KINDS),
+               or_(answered.c.last.is_(None), Interaction.id > answered.c.last))
+        .group_by(Interaction.case_id)).tuples().all())
+    latest = select(func.max(Interaction.id)).where(
+        mine, Interaction.kind == "message_in", Interaction.body.is_not(None)
+    ).group_by(Interaction.case_id)
+    previews = dict(db.session.execute(
+        select(Interaction.case_id, Interaction.body).where(Interaction.id.in_(latest))
+    ).tuples().all())
+    return {case.id: Triage(
+        preview=_shorten(previews.get(case.id)),
+        waiting_since=None if case.status == "closed" else waiting.get(case.id),
+        overdue=targets.is_overdue(case, now, config)) for case in cases}
 
 
 def new_count(user: User) -> int:

@@ -85,6 +85,7 @@ def queue() -> Any:
     cases, next_cursor = queue_mod.queue_page(query, current_user, page_size)
     return render_template(
         "dashboard/queue.html", cases=cases, query=query, next_cursor=next_cursor,
+        triage=queue_mod.triage(cases, utcnow(), current_app.config),
         on_call=calls.on_call_with(case.id for case in cases),
         call_back_off=calls.line_refusal() or calls.roster_refusal(current_user),
         new_count=queue_mod.new_count(current_user), latest_id=queue_mod.latest_case_id(),

@@ -51,8 +51,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
+from hotline.cases import keywords
 from hotline.cases.references import format_reference, new_reference
-from hotline.cases.timeline import INTERACTION_KINDS, status_change_meta
+from hotline.cases.timeline import (
+    INTERACTION_KINDS,
+    classification_change_meta,
+    status_change_meta,
+)
 from hotline.cases.vocabularies import ADDRESS_KINDS, CHANNELS
 from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
 from hotline.crypto import address_index, cipher, normalise_address
@@ -90,6 +95,7 @@ class IntakeResult:
     caller_id: int | None = None
     reference: str | None = None  # display form
     language: str | None = None  # the case's
+    urgency: str = "normal"  # the case's, after this delivery
     caller_opted_out: bool = False
     caller_flag: str | None = None
     # With ``auto_reply_every``: this delivery is the first in that interval (the rule in
@@ -216,6 +222,8 @@ def receive(
             }).scalar_one()
         else:
             result.case_id, result.interaction_id = pending(values)
+        if kind == "message_in":
+            _raise_urgency(result, body, now)
         if finish is not None:
             finish(result)
         db.session.commit()
@@ -309,7 +317,7 @@ _CALLER_UPSERT_REPLY_PROBE = _upsert(**_CALLER_UPSERT_REPLY_ARGS, probe=True)
 # The name stays encrypted here: it is decrypted only when a name is offered.
 _CALLER_NAME = select(type_coerce(CALLERS.c.name, Text())).where(CALLERS.c.id == bindparam("id"))
 _LATEST_CASE = (select(CASES.c.id, CASES.c.reference, CASES.c.status, CASES.c.language,
-                       CASES.c.closed_at, CASES.c.purged_at)
+                       CASES.c.closed_at, CASES.c.purged_at, CASES.c.urgency)
                 .where(CASES.c.caller_id == bindparam("caller_id"))
                 .order_by(CASES.c.id.desc()).limit(1))
 _CASE_INSERT = _upsert(
@@ -453,7 +461,7 @@ def _open_case_for(caller: Row, preferred: str | None, channel: str, language: s
         changes["language"] = case_language
     result = IntakeResult(latest.id, None, created=True, case_reopened=reopened,
                           case_opened=opened, reference=format_reference(latest.reference),
-                          language=case_language, **state)
+                          language=case_language, urgency=latest.urgency, **state)
     if combined and not changes:
         case_id = latest.id
 
@@ -485,6 +493,36 @@ def _new_case_message(reference: str, caller_id: int, language: str | None) -> P
 
 class _ReferenceTaken(Exception):
     """The reference drawn for a new case is already in use (PostgreSQL's combined path)."""
+
+
+def _raise_urgency(result: IntakeResult, body: str | None, now: datetime) -> None:
+    """Apply the keyword rules (``cases.keywords``) to an inbound message.
+
+    Two more statements, only when a rule makes the case more urgent: the case update
+    (guarded by the urgency it had, so a concurrent change is never lowered) and the
+    system's classification change, naming the rule and not the caller's words.
+    """
+    found = keywords.raised_urgency(result.urgency, body,
+                                    keywords.rules_in_force(current_app.config))
+    if found is None:
+        return
+    changed = db.session.execute(
+        update(CASES).where(CASES.c.id == result.case_id, CASES.c.urgency == result.urgency)
+        .values(urgency=found.urgency, version=CASES.c.version + 1)
+        .returning(CASES.c.id)).scalar_one_or_none()
+    if changed is None:
+        return
+    meta = {**classification_change_meta({"urgency": [result.urgency, found.urgency]}),
+            "reason": "keyword", "rule": found.rule}
+    db.session.execute(_INTERACTION_INSERT, {
+        "case_id": result.case_id, "kind": "classification_change", "channel": None,
+        "external_id": None, "body": None, "meta": meta, "author_id": None,
+        "created_at": now, "delivery_status": None, "send_attempts": 0,
+        "next_attempt_at": None, "last_error": None,
+    })
+    result.urgency = found.urgency
+    log_event(log, "intake.urgency_raised", case=result.reference, rule=found.rule,
+              urgency=found.urgency)
 
 
 def _follow_caller_contact(case: Row) -> dict[str, Any]:

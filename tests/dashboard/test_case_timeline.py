@@ -196,7 +196,8 @@ def test_sms_case_with_reply_delivery_notes_status_and_classification(line, fake
                      "Reply by Olena K. (sms) delivered", "Мы вас слышим",
                      "Note by Olena K.", "Sounded scared",
                      "Olena K. changed the status from new to triaged",
-                     "category from — to surrender", "urgency from normal to high"):
+                     "System changed urgency from normal to immediate (keyword rule: surrender)",
+                     "category from — to surrender", "urgency from immediate to high"):
         assert expected in text, expected
     # The caller writes again: the page says who changed the case.
     post_signed(client, "/twilio/sms", sms("SM" + "2" * 32, "STOP"))

@@ -113,9 +113,14 @@ def test_a_message_opens_a_case_with_the_chat_id_encrypted(tg_app, tg_client):
         assert case.channel == "telegram" and case.language == "ru" and case.status == "new"
         caller = case.caller
         assert caller.address_kind == "telegram" and caller.address == str(CHAT_ID)
-        inbound, reply = timeline(tg_app)
+        inbound, raised, reply = timeline(tg_app)
         assert inbound.kind == "message_in" and inbound.channel == "telegram"
         assert inbound.body == "Хочу сдаться, я в Курской области"
+        # "сдаться" is a surrender keyword: the system raised the urgency at intake.
+        assert case.urgency == "immediate"
+        assert raised.kind == "classification_change" and raised.author_id is None
+        assert raised.meta == {"changes": {"urgency": ["normal", "immediate"]},
+                               "reason": "keyword", "rule": "surrender"}
         assert inbound.external_id.startswith("tg-100-")
         assert str(CHAT_ID) not in inbound.external_id
         assert inbound.meta["auto_reply"] is True

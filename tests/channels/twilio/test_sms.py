@@ -34,12 +34,15 @@ def test_first_message_opens_case_and_replies_once_in_russian(app, twilio_post):
         case = only_case()
         assert case.channel == "sms" and case.language == "ru"
         assert f"<Message>{auto_reply('ru', case.display_reference)}</Message>" in answer.text
-        message = db.session.execute(select(Interaction)).scalar_one()
+        message, raised = db.session.execute(
+            select(Interaction).order_by(Interaction.id)).scalars().all()
         assert message.kind == "message_in" and message.body == "Здравствуйте, хочу сдаться"
+        # The surrender keyword raised the urgency (keyword rules, cases.keywords).
+        assert raised.kind == "classification_change" and case.urgency == "immediate"
     second = twilio_post("/twilio/sms", sms("SM" + "2" * 32, "Вы тут?"))
     assert "<Message>" not in second.text  # one auto-reply per case, not per message
     with app.app_context():
-        assert count(Case) == 1 and count(Interaction) == 2
+        assert count(Case) == 1 and count(Interaction) == 3
 
 
 def test_retried_delivery_gives_same_answer_and_no_rows(app, twilio_post):

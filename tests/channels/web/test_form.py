@@ -133,14 +133,17 @@ def test_submission_goes_through_intake_and_shows_reference_and_receipt(app, cli
         assert case.followup_hash.startswith("$argon2id$")
         assert receipt.replace(" ", "") not in case.followup_hash
         assert case.caller.address_kind == "web" and case.caller.name == "민수"
-        (interaction,) = case.interactions
+        interaction, raised = case.interactions
         assert interaction.kind == "message_in" and interaction.channel == "web"
+        # "항복" is a surrender keyword: urgency raised by the system at intake.
+        assert raised.kind == "classification_change" and case.urgency == "immediate"
         # The contact has its own encrypted place; the message is what the caller wrote.
         assert interaction.body == "항복하고 싶습니다. 도와주세요."
         assert case.contact_details == "Telegram @minsu_safe"
         assert interaction.meta == {}
         assert len(interaction.external_id) == 64 and "web-" not in interaction.external_id
-        raw = db.session.execute(text("SELECT body FROM interactions")).scalar_one()
+        raw = db.session.execute(text(
+            "SELECT body FROM interactions WHERE kind = 'message_in'")).scalar_one()
         assert "minsu_safe" not in raw and "항복" not in raw
         raw_region = db.session.execute(text("SELECT region FROM cases")).scalar_one()
         assert "쿠르스크" not in raw_region
