@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Response, abort, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from hotline.auth.redirects import DEFAULT_LANDING, safe_next
 from hotline.extensions import db
 
 log = logging.getLogger(__name__)
 # Blueprints that check and parse their JSON bodies themselves (webhooks: the sender is
 # verified before a byte of the body is parsed).
 OWN_JSON_BLUEPRINTS = frozenset({"telegram"})
+# Where a refused form gets the styled page with the way back (the public side keeps
+# its own short answer: it must stay small and say nothing of the staff side).
+STAFF_BLUEPRINTS = frozenset({"dashboard", "reports", "admin", "auth"})
 
 
 def _wants_json() -> bool:
@@ -29,6 +33,20 @@ def _respond(status: int, reason: str) -> Response:
         response = Response(reason + "\n", mimetype="text/plain")
     response.status_code = status
     return response
+
+
+def expired_form_page() -> tuple[str, int]:
+    """The styled page of a refused staff form (expired session or CSRF token).
+
+    It names the way back: the case the form belonged to (its draft is kept in the
+    browser, static/staff.js) and the sign-in page with that case as ``next``.
+    """
+    reference = (request.view_args or {}).get("reference")
+    back = (url_for("dashboard.case_page", reference=reference) if reference
+            else safe_next(request.path if request.method == "GET" else None)
+            or DEFAULT_LANDING)
+    return render_template("errors/expired_form.html", back=back,
+                           login=url_for("auth.login", next=back)), 400
 
 
 def register(app: Flask) -> None:
@@ -58,9 +76,11 @@ def register(app: Flask) -> None:
         return app.handle_http_exception(BadRequest("A value in the request is out of range."))
 
     @app.errorhandler(CSRFError)
-    def _csrf(error: CSRFError) -> Response:
-        return _respond(400, "The form expired or was not sent from this site. "
-                             "Go back, reload the page and try again.")
+    def _csrf(error: CSRFError) -> Response | tuple[str, int]:
+        if _wants_json() or request.blueprint not in STAFF_BLUEPRINTS:
+            return _respond(400, "The form expired or was not sent from this site. "
+                                 "Go back, reload the page and try again.")
+        return expired_form_page()
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

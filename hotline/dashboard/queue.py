@@ -186,6 +186,23 @@ def arrived_since(user: User, last_id: int) -> tuple[int, int]:
     return int(count), int(newest or last_id)
 
 
+def messages_on_own_cases(user: User, last_id: int) -> tuple[int, int]:
+    """Caller contacts on ``user``'s open cases after interaction id ``last_id``, and the
+    newest such id (``last_id`` when none): what the poll alerts the assignee to."""
+    count, newest = db.session.execute(
+        select(func.count(), func.max(Interaction.id))
+        .join(Case, Case.id == Interaction.case_id)
+        .where(Case.assigned_to_id == user.id, Case.queue_rank < CLOSED_RANK_MIN,
+               Interaction.id > last_id, Interaction.kind.in_(CALLER_KINDS))
+    ).one()
+    return int(count), int(newest or last_id)
+
+
+def latest_interaction_id() -> int:
+    """The highest timeline entry id (the poller counts caller messages after it)."""
+    return int(db.session.execute(select(func.max(Interaction.id))).scalar() or 0)
+
+
 def latest_case_id() -> int:
     """The highest case id (the poller counts arrivals after it)."""
     return int(db.session.execute(select(func.max(Case.id))).scalar() or 0)

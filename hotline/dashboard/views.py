@@ -89,7 +89,9 @@ def queue() -> Any:
         on_call=calls.on_call_with(case.id for case in cases),
         call_back_off=calls.line_refusal() or calls.roster_refusal(current_user),
         new_count=queue_mod.new_count(current_user), latest_id=queue_mod.latest_case_id(),
-        not_found=not_found, poll_seconds=POLL_INTERVAL_SECONDS,
+        latest_message_id=queue_mod.latest_interaction_id(),
+        not_found=not_found,
+        poll_seconds=current_app.config.get("QUEUE_POLL_SECONDS") or POLL_INTERVAL_SECONDS,
         assignee_choices=queue_mod.assignee_choices(current_user),
         statuses=queue_mod.STATUS_FILTERS, categories=queries.categories(),
         channels=CHANNELS, languages=LANGUAGES, language_names=LANGUAGE_NAMES,
@@ -100,13 +102,33 @@ def queue() -> Any:
 @bp.get("/queue/poll")
 @staff_required("staff")
 def poll() -> Response:
-    """Small JSON for queue.js: new-case count, and cases arrived after ``since``."""
-    since = request.args.get("since", "0")
-    if not queue_mod.valid_id(since):
-        abort(400, description="since must be a case id")
-    arrived, latest = queue_mod.arrived_since(current_user, int(since))
+    """Small JSON for queue.js: counts and ids only, never anything a caller wrote.
+
+    ``since`` / ``since_message``: the newest case and timeline entry when the page was
+    drawn (``arrived`` and ``mine_messages`` count after them); ``seen`` /
+    ``seen_message``: what the previous poll answered (``fresh_*`` count after them, so
+    each arrival alerts once). Absent ``seen*`` means the ``since*`` values.
+    """
+    values: dict[str, int] = {}
+    for name, fallback in (("since", None), ("since_message", None),
+                           ("seen", "since"), ("seen_message", "since_message")):
+        raw = request.args.get(name)
+        if not raw:
+            values[name] = values[fallback] if fallback else 0
+            continue
+        if not queue_mod.valid_id(raw):
+            abort(400, description=f"{name} must be an id")
+        values[name] = int(raw)
+    arrived, latest = queue_mod.arrived_since(current_user, values["since"])
+    fresh_cases, _latest = queue_mod.arrived_since(current_user, values["seen"])
+    mine, latest_message = queue_mod.messages_on_own_cases(current_user,
+                                                           values["since_message"])
+    fresh_messages, _newest = queue_mod.messages_on_own_cases(current_user,
+                                                              values["seen_message"])
     return jsonify({"new": queue_mod.new_count(current_user), "arrived": arrived,
-                    "latest_id": latest})
+                    "latest_id": latest, "mine_messages": mine,
+                    "latest_message_id": latest_message, "fresh_cases": fresh_cases,
+                    "fresh_messages": fresh_messages})
 
 
 def actions_vocabulary(name: str) -> tuple[str, ...]:
@@ -200,6 +222,7 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
         may_reveal=can_reveal(current_user),
         reveal_form=RevealForm(formdata=None), statuses=STATUSES,
         language_names=LANGUAGE_NAMES, may_assign_others=can_assign_others(current_user),
+        posted=posted,
     )
     return html, status
 
@@ -263,6 +286,7 @@ def case_action(reference: str, action: str) -> Any:
         case = load_case(reference)
         return case_view(case, posted=action, error=exc.message, status=exc.status_code)
     flash(str(spec.success), "success")
+    flash(action, "sent")  # staff.js forgets this action's draft (no text, only its name)
     return redirect(url_for(".case_page", reference=case.display_reference), code=303)
 
 
