@@ -43,7 +43,7 @@ from hotline.dashboard.forms import RevealForm, label
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.messaging import recordings
-from hotline.models import Case, Interaction, User
+from hotline.models import Case, Interaction, User, utcnow
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
