@@ -99,7 +99,9 @@ def pages(reference: str, latest_id: int, first_day: str | None = None) -> list[
     return [
         # The floor of this run: the whole stack and one round trip to the database.
         Page(BASELINE, "api", "/healthz", '"ok"'),
-        Page("queue (default)", "page", "/dashboard/", '<a class="ref" href="/dashboard/cases/'),
+        # The default queue carries the latest-message preview and waiting columns.
+        Page("queue (default)", "page", "/dashboard/", '<td class="preview">'),
+        Page("queue (overdue)", "page", "/dashboard/?overdue=1", "<h1>Queue</h1>"),
         Page("queue (filtered)", "page",
              "/dashboard/?status=in_progress&language=ru&category=surrender", "<h1>Queue</h1>"),
         Page("queue poll", "page", f"/dashboard/queue/poll?since={latest_id}", '"latest_id"',
