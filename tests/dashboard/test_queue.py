@@ -230,7 +230,8 @@ def test_poll_counts_new_cases_and_arrivals(app, client, make_user, staff):
     html = client.get("/dashboard/").get_data(as_text=True)
     latest = int(re.search(r'data-latest-id="(\d+)"', html).group(1))
     data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
-    assert data == {"new": 1, "arrived": 0, "latest_id": latest}
+    assert data == {"new": 1, "arrived": 0, "latest_id": latest, "mine_messages": 0,
+                    "latest_message_id": 0, "fresh_cases": 0, "fresh_messages": 0}
     arrived = make_case(app)
     data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
     assert data["new"] == 2 and data["arrived"] == 1 and data["latest_id"] == arrived["id"]
@@ -243,7 +244,7 @@ def test_queue_page_uses_only_first_party_script_and_works_without_it(app, clien
     response = client.get("/dashboard/")
     html = response.get_data(as_text=True)
     assert re.findall(r"<script[^>]*>", html) == [
-        '<script src="/static/queue.js" defer>']
+        '<script src="/static/queue.js" defer>', '<script src="/static/staff.js" defer>']
     assert ">Refresh</a>" in html
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"

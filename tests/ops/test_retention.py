@@ -192,7 +192,8 @@ def test_purge_removes_identifying_data_and_keeps_counts(rapp, twilio_http) -> N
         assert _stats() == stats_before
         audit = db.session.execute(select(AuditEvent).where(
             AuditEvent.action == "retention.purge")).scalar_one()
-        assert audit.detail == {"days": 30, "cases": 2, "interactions": 5, "bodies": 5,
+        # 6: the old message's keyword rule added the system's urgency entry (no text).
+        assert audit.detail == {"days": 30, "cases": 2, "interactions": 6, "bodies": 5,
                                 "callers": 1}
 
         # A purged case is never reopened: the same number now starts afresh.
@@ -237,7 +238,7 @@ def test_dry_run_changes_nothing(rapp, twilio_http) -> None:
         args=["retention", "purge", "--older-than", "30", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert ("would purge 2 cases" in result.output
-            and "5 interactions (5 with text), 1 caller identities, 1 recordings, "
+            and "6 interactions (5 with text), 1 caller identities, 1 recordings, "
                 "1 media files" in result.output)
     assert twilio_http.requests == []
     with rapp.app_context():
