@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 from flask.testing import FlaskClient
 
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, csrf_token
 
 # A new password the tests choose on the change-password page.
 NEW_PASSWORD = "a brand new passphrase 42"
-CSRF_RE = re.compile(r'name="((?:[\w-]+-)?csrf_token)" type="hidden" value="([^"]+)"')
 
 
 class FakeClock:
@@ -29,18 +28,10 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
-def csrf_token(html: str, prefix: str = "") -> str:
-    """The CSRF token of the (first, or ``prefix``-ed) form in a rendered page."""
-    for name, value in CSRF_RE.findall(html):
-        if name == f"{prefix}csrf_token":
-            return value
-    raise AssertionError("no CSRF token in the page")
-
-
 def submit(client: FlaskClient, page: str, action: str, data: dict, prefix: str = ""):
     """GET ``page``, take the CSRF token of its form, POST ``data`` to ``action``."""
     html = client.get(page).get_data(as_text=True)
-    token = csrf_token(html, prefix)
+    token = csrf_token(html)
     return client.post(action, data={f"{prefix}csrf_token": token, **data})
 
 

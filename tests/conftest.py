@@ -8,8 +8,10 @@ PostgreSQL URL it runs on PostgreSQL: the schema is migrated once per test sessi
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -164,6 +166,41 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
     """Run the test body inside an application context."""
     with app.app_context():
         yield app
+
+
+# Any form's CSRF field: ``csrf_token`` or a prefixed one (``callback-csrf_token``), as
+# Flask-WTF renders it or as a template writes it by hand (the sign-out form).
+CSRF_FIELD = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*?value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form on a rendered page (every form of one page carries
+    the same token, whatever its field's prefix)."""
+    match = CSRF_FIELD.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def in_parallel(jobs: list[Callable[[], object]]) -> list[object]:
+    """Run the jobs in threads released together; their results in order."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[n] = jobs[n]()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results
 
 
 def sign(url: str, params: dict | list, token: str = TEST_AUTH_TOKEN) -> str:

@@ -14,9 +14,9 @@ from hotline.cases.references import format_reference, new_reference
 from hotline.crypto import address_index
 from hotline.extensions import db
 from hotline.models import Caller, Case, Interaction, utcnow
+from tests.conftest import csrf_token
 
 _numbers = itertools.count(1000)
-_TOKEN = re.compile(r'csrf_token" type="hidden" value="([^"]+)"')
 
 
 def make_case(app: Flask, *, address: str | None = None, kind: str = "phone",
@@ -56,13 +56,6 @@ def make_case(app: Flask, *, address: str | None = None, kind: str = "phone",
 def minutes_ago(n: int) -> datetime:
     """A moment ``n`` minutes before now (UTC)."""
     return utcnow() - timedelta(minutes=n)
-
-
-def csrf_token(html: str) -> str:
-    """The CSRF token of the first form on a rendered page."""
-    match = _TOKEN.search(html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def form_version(html: str, form: str) -> int:

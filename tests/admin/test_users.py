@@ -12,8 +12,8 @@ from hotline.auth.accounts import AccountError
 from hotline.auth.passwords import verify_password
 from hotline.extensions import db
 from hotline.models import AuditEvent, User
-from tests.auth_flow import csrf_token, password_step, submit
-from tests.conftest import DEFAULT_PASSWORD, login_as
+from tests.auth_flow import password_step, submit
+from tests.conftest import DEFAULT_PASSWORD, csrf_token, login_as
 
 ADMIN_PAGES = ["/admin/users", "/admin/roster", "/admin/tokens", "/admin/users/1"]
 

@@ -21,9 +21,8 @@ from hotline.dashboard.actions import ACTIONS as FORM_CLASSES
 from hotline.extensions import db
 from hotline.models import Case, Interaction
 from tests.auth_flow import FakeClock
-from tests.auth_flow import csrf_token as form_csrf_token
-from tests.conftest import login_as
-from tests.dashboard_support import case_url, csrf_token, make_case, post_action
+from tests.conftest import csrf_token, login_as
+from tests.dashboard_support import case_url, make_case, post_action
 from tests.web_helpers import followup_login, reference_and_receipt, send_contact
 
 STAFF_AREA = ("/dashboard", "/admin", "/reports", "/account")
@@ -123,7 +122,7 @@ def _anonymous_csrf(app: Flask, client) -> str:
 
 
 def _signed_in_csrf(client) -> str:
-    return form_csrf_token(client.get("/account/password").get_data(as_text=True))
+    return csrf_token(client.get("/account/password").get_data(as_text=True))
 
 
 def test_no_staff_route_answers_without_sign_in(app, client, world):

@@ -55,7 +55,7 @@ def test_no_limiter_key_in_redis_holds_a_client_address(make_app, make_user):
     client = app.test_client()
     client.environ_base.update(environ)
     page = client.get("/login").get_data(as_text=True)
-    from tests.auth_flow import csrf_token
+    from tests.conftest import csrf_token
 
     client.post("/login", data={"csrf_token": csrf_token(page), "email": "x@hotline.test",
                                 "password": "wrong password", "next": ""})

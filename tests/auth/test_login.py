@@ -13,7 +13,6 @@ from hotline.auth.login import GENERIC_FAILURE, LOCKOUT_MINUTES, MAX_FAILED_LOGI
 from hotline.extensions import db
 from hotline.models import AuditEvent, User
 from tests.auth_flow import (
-    CSRF_RE,
     FakeClock,
     code_at,
     code_step,
@@ -21,6 +20,7 @@ from tests.auth_flow import (
     password_step,
     sign_in,
 )
+from tests.conftest import CSRF_FIELD
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_wrong_password_and_unknown_email_get_the_same_generic_message(app, clie
     wrong = password_step(client, user.email, "not the password at all")
     unknown = password_step(client, "nobody@hotline.test", "not the password at all")
     assert wrong.status_code == unknown.status_code == 401
-    bodies = [CSRF_RE.sub("", r.get_data(as_text=True).replace(email, "EMAIL"))
+    bodies = [CSRF_FIELD.sub("", r.get_data(as_text=True).replace(email, "EMAIL"))
               for r, email in ((wrong, user.email), (unknown, "nobody@hotline.test"))]
     assert GENERIC_FAILURE in bodies[0] and bodies[0] == bodies[1]
     assert _reload(app, user).failed_logins == 1
@@ -183,7 +183,7 @@ def test_logout_needs_csrf_and_ends_the_session(app, client, make_user, clock):
     assert client.post("/logout").status_code == 400
     assert client.get("/account/password").status_code == 200
     page = client.get("/account/password").get_data(as_text=True)
-    from tests.auth_flow import csrf_token
+    from tests.conftest import csrf_token
 
     out = client.post("/logout", data={"csrf_token": csrf_token(page)})
     assert out.status_code == 302 and out.location.endswith("/login")
@@ -230,7 +230,7 @@ def test_password_step_expires_when_the_code_comes_too_late(client, make_user, c
 
 def code_step_without_page(client, code):
     """Post a code with a token from the login page (the code page itself redirects)."""
-    from tests.auth_flow import csrf_token
+    from tests.conftest import csrf_token
 
     token = csrf_token(client.get("/login").get_data(as_text=True))
     return client.post("/login/two-factor", data={"csrf_token": token, "code": code})

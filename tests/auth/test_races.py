@@ -8,7 +8,6 @@ serialises writers (``BEGIN IMMEDIATE``), where the same tests check the outcome
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -17,8 +16,8 @@ from sqlalchemy import select
 from hotline.auth.login import MAX_FAILED_LOGINS
 from hotline.extensions import db
 from hotline.models import AuditEvent, User
-from tests.auth_flow import FakeClock, code_at, csrf_token, enrolled, password_step, submit
-from tests.conftest import DEFAULT_PASSWORD, login_as
+from tests.auth_flow import FakeClock, code_at, enrolled, password_step, submit
+from tests.conftest import DEFAULT_PASSWORD, csrf_token, in_parallel, login_as
 
 PARALLEL_FAILURES = 8
 
@@ -31,28 +30,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def app(make_app, clock):
     return make_app(AUTH_CLOCK=clock, LOGIN_RATE_LIMIT="1000 per minute")
-
-
-def in_parallel(jobs: list[Callable[[], object]]) -> list[object]:
-    """Run the jobs in threads released together; their results in order."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[n] = jobs[n]()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
 
 
 def _stored(app, user_id: int) -> User:

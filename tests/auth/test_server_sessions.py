@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import AuditEvent, ServerSession
-from tests.auth_flow import FakeClock, csrf_token, enrolled, sign_in
+from tests.auth_flow import FakeClock, enrolled, sign_in
+from tests.conftest import csrf_token
 from tests.web_helpers import followup_login, hidden_fields, reference_and_receipt, send_contact
 
 PAGE = "/account/password"

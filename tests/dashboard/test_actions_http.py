@@ -8,10 +8,9 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import AuditEvent, Caller, Interaction
-from tests.conftest import login_as
+from tests.conftest import csrf_token, login_as
 from tests.dashboard_support import (
     case_url,
-    csrf_token,
     form_version,
     get_case,
     make_case,

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from hotline.cases.access import REVEAL_MIN_ROLE
 from hotline.extensions import db
 from hotline.models import AuditEvent, Interaction
-from tests.conftest import login_as
-from tests.dashboard_support import case_url, csrf_token, make_case, minutes_ago
+from tests.conftest import csrf_token, login_as
+from tests.dashboard_support import case_url, make_case, minutes_ago
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp
 
 

@@ -16,8 +16,8 @@ from hotline.extensions import db
 from hotline.messaging import outbox
 from hotline.messaging.recordings import MAX_MEDIA_BYTES
 from hotline.models import AuditEvent, Case, Interaction
-from tests.conftest import login_as
-from tests.dashboard_support import case_url, csrf_token, post_action
+from tests.conftest import csrf_token, login_as
+from tests.dashboard_support import case_url, post_action
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp, parse_twiml, post_signed
 from tests.web_helpers import main_text, reference_and_receipt, send_contact
 

@@ -21,7 +21,8 @@ from hotline.logging_setup import JsonFormatter
 from hotline.messaging import outbox
 from hotline.models import Case, Interaction, utcnow
 from tests.auth_flow import code_at, code_step, enrolled, password_step
-from tests.dashboard_support import case_url, csrf_token, post_action
+from tests.conftest import csrf_token
+from tests.dashboard_support import case_url, post_action
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp
 
 NUMBER = "+79261234578"
@@ -148,9 +149,8 @@ def test_intake_to_close_through_the_routes_logs_nothing_identifying(
     closed = post_action(client, reference, "status", status="closed",
                          resolution="information_provided")
     assert closed.status_code == 303
-    signout = re.search(r'name="csrf_token" value="([^"]+)"',
-                        client.get("/dashboard/").get_data(as_text=True))
-    assert client.post("/logout", data={"csrf_token": signout.group(1)}).status_code == 302
+    signout = csrf_token(client.get("/dashboard/").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": signout}).status_code == 302
 
     with app.app_context():
         case = db.session.execute(select(Case)).scalar_one()

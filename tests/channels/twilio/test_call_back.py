@@ -18,8 +18,8 @@ from hotline.channels import replies
 from hotline.channels.twilio import calls, dialer
 from hotline.extensions import db
 from hotline.models import AuditEvent, CallLeg, Case, Interaction, User
-from tests.conftest import PUBLIC_BASE_URL, login_as
-from tests.dashboard_support import case_url, csrf_token, make_case, post_action
+from tests.conftest import PUBLIC_BASE_URL, csrf_token, in_parallel, login_as
+from tests.dashboard_support import case_url, make_case, post_action
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp, parse_twiml, post_signed
 
 CALLER = "+79161234567"
@@ -673,7 +673,6 @@ def test_interpreter_on_an_inbound_call_moves_it_into_a_conference(line_app, fak
 
 def test_two_staff_pressing_call_back_at_once_make_one_attempt(line_app, fake, olena,
                                                                make_user):
-    from tests.auth.test_races import in_parallel
 
     client = line_app.test_client()
     reference = leave_voicemail(client)
@@ -701,7 +700,6 @@ def test_two_staff_pressing_call_back_at_once_make_one_attempt(line_app, fake, o
 
 
 def test_two_workers_place_a_leg_once(line_app, fake, olena):
-    from tests.auth.test_races import in_parallel
 
     client = line_app.test_client()
     reference = leave_voicemail(client)
@@ -713,7 +711,6 @@ def test_two_workers_place_a_leg_once(line_app, fake, olena):
 
 
 def test_pressing_1_twice_at_once_dials_the_caller_once(line_app, fake, olena):
-    from tests.auth.test_races import in_parallel
 
     client = line_app.test_client()
     reference = leave_voicemail(client)

@@ -7,8 +7,6 @@ connection), released together by a barrier; on PostgreSQL they run side by side
 
 from __future__ import annotations
 
-import threading
-
 import limits
 from sqlalchemy import func, select
 
@@ -18,6 +16,7 @@ from hotline.channels.web.views import (
 )
 from hotline.extensions import db
 from hotline.models import ThrottleCounter
+from tests.conftest import in_parallel
 from tests.web_helpers import hidden_fields, reference_and_receipt, send_contact
 
 PARALLEL = 12
@@ -39,27 +38,6 @@ def _attempt_job(app, reference: str, receipt: str, address: str):
     return job
 
 
-def _parallel(jobs) -> list[int]:
-    barrier = threading.Barrier(len(jobs))
-    results: list[int] = [0] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[n] = jobs[n]()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
-
-
 def _web_case(app) -> tuple[str, str]:
     page = send_contact(app.test_client(), "en", message="hello").get_data(as_text=True)
     return reference_and_receipt(page)
@@ -68,7 +46,7 @@ def _web_case(app) -> tuple[str, str]:
 def test_parallel_wrong_receipts_from_one_address_get_no_more_than_the_limit(app):
     reference, _ = _web_case(app)
     jobs = [_attempt_job(app, reference, "9" * 16, "198.51.100.9") for _ in range(PARALLEL)]
-    results = _parallel(jobs)
+    results = in_parallel(jobs)
     allowed = _amount(FOLLOWUP_FAILURES_PER_REFERENCE)
     # Only ``allowed`` attempts were checked at all; the others were throttled.
     assert results.count(400) == allowed
@@ -78,7 +56,7 @@ def test_parallel_wrong_receipts_from_one_address_get_no_more_than_the_limit(app
 def test_parallel_guesses_across_references_from_one_address_get_no_more_than_the_limit(app):
     jobs = [_attempt_job(app, f"{n:04d}-0000", "9" * 16, "198.51.100.10")
             for n in range(PARALLEL)]
-    results = _parallel(jobs)
+    results = in_parallel(jobs)
     allowed = _amount(FOLLOWUP_FAILURES_PER_ADDRESS)
     assert results.count(400) == allowed and results.count(429) == PARALLEL - allowed
 
@@ -87,7 +65,7 @@ def test_a_stranger_guessing_from_many_addresses_cannot_lock_the_visitor_out(app
     reference, receipt = _web_case(app)
     jobs = [_attempt_job(app, reference, "9" * 16, f"198.51.100.{n + 20}")
             for n in range(PARALLEL)]
-    assert set(_parallel(jobs)) == {400}
+    assert set(in_parallel(jobs)) == {400}
     visitor = _attempt_job(app, reference, receipt, "192.0.2.44")
     assert visitor() == 303
 
