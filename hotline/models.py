@@ -195,6 +195,8 @@ class Case(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     callback_needed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A staff reply did not leave (hotline/cases/reply_policy.py keeps it).
+    reply_failed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     contact_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # What a web visitor typed under "how can we reach you" (encrypted; never in a body).
     contact_details: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)

@@ -11,15 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import xml.etree.ElementTree as ET
+from email.utils import format_datetime
 from itertools import count
 from urllib.parse import urlencode
 
+import requests
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from hotline.models import utcnow
 from tests.conftest import PUBLIC_BASE_URL, sign
 
 TEST_ACCOUNT_SID = "AC" + "0" * 32
+# A failure that Twilio accepts the message and then the answer times out.
+ACCEPTED_THEN_TIMEOUT = "accepted-then-timeout"
 
 
 class FakeTwilioHttp(HttpClient):
@@ -31,6 +36,7 @@ class FakeTwilioHttp(HttpClient):
         self.requests: list[dict] = []
         self.failures = list(failures or [])
         self.media: dict[str, tuple[int, bytes, dict]] = {}
+        self.messages: list[dict] = []  # what Twilio has, newest last (its Messages list)
         self._sids = count(1)
 
     def request(self, method, uri, params=None, data=None, headers=None, auth=None,
@@ -40,8 +46,13 @@ class FakeTwilioHttp(HttpClient):
         if uri in self.media:
             status, content, media_headers = self.media[uri]
             return Response(status, content, media_headers)
+        if method == "GET" and uri.endswith("/Messages.json"):
+            return self._list(params or {})
         if self.failures:
             failure = self.failures.pop(0)
+            if failure == ACCEPTED_THEN_TIMEOUT:
+                self._create_message(data or {})
+                raise requests.ReadTimeout("read timed out")
             if isinstance(failure, Exception):
                 raise failure
             status, code = failure if isinstance(failure, tuple) else (
@@ -55,11 +66,24 @@ class FakeTwilioHttp(HttpClient):
         if "/Calls/" in uri:
             return Response(200, json.dumps({"sid": uri.rsplit("/", 1)[-1][:-5],
                                              "status": (data or {}).get("Status", "in-progress")}))
+        return Response(201, json.dumps(self._create_message(data or {})))
+
+    def _create_message(self, data: dict) -> dict:
         sid = f"SM{next(self._sids):032d}"
-        return Response(201, json.dumps({"sid": sid, "status": "queued",
-                                         "to": (data or {}).get("To"),
-                                         "from": (data or {}).get("From"),
-                                         "body": (data or {}).get("Body")}))
+        message = {"sid": sid, "status": "queued", "to": data.get("To"),
+                   "from": data.get("From"), "body": data.get("Body"),
+                   "date_created": format_datetime(utcnow())}
+        self.messages.append(message)
+        return message
+
+    def _list(self, params: dict) -> Response:
+        found = [m for m in reversed(self.messages)
+                 if m["to"] == params.get("To", m["to"])
+                 and m["from"] == params.get("From", m["from"])]
+        return Response(200, json.dumps({
+            "messages": found, "first_page_uri": "/", "next_page_uri": None, "page": 0,
+            "page_size": 50, "previous_page_uri": None, "start": 0, "end": len(found),
+            "uri": "/"}))
 
     def calls(self) -> list[dict]:
         """The requests to the Calls and Conference Participants APIs, in order."""
@@ -69,7 +93,8 @@ class FakeTwilioHttp(HttpClient):
     @property
     def sent(self) -> list[dict]:
         """The message-creation requests, in order."""
-        return [r for r in self.requests if r["uri"].endswith("/Messages.json")]
+        return [r for r in self.requests
+                if r["uri"].endswith("/Messages.json") and r["method"] == "POST"]
 
 
 def signed_headers(path: str, params: dict, query: str = "") -> dict:

@@ -18,19 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import audit
-from hotline.cases import timeline
+from hotline.cases import reply_policy, timeline
 from hotline.cases.access import can_assign_others, can_view
 from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
 from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
-from hotline.messaging.outbox import queue_reply
+from hotline.messaging import outbox
 from hotline.models import Case, Interaction, User, utcnow
 
 MAX_NOTE_LENGTH = 10_000
-# Ten SMS segments: longer replies are refused rather than cut.
-MAX_REPLY_LENGTH = 1_600
 # A logged callback may be dated a little ahead (clock skew), never into the future.
 CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
 CALLER_CHANGE = "a new message from the caller"
@@ -233,23 +231,51 @@ def add_note(case: Case, actor: User, version: int | None, body: str | None) -> 
 
 
 def reply(case: Case, actor: User, version: int | None, body: str | None) -> Interaction:
-    """Queue a reply to the caller on the case's channel through the outbox."""
-    text = _text(body, MAX_REPLY_LENGTH, "reply")
+    """Queue a reply to the caller on the case's channel through the outbox, if the reply
+    policy (``cases.reply_policy``) allows it. It counts as the first response only
+    once it left (a web follow-up message at once, others on the provider's word)."""
+    try:
+        text = reply_policy.checked_text(body)
+    except reply_policy.ReplyRefused as exc:
+        raise InvalidAction(str(exc)) from None
     sent: list[Interaction] = []
 
     def change() -> dict[str, Any]:
-        if case.caller.opted_out and case.channel != "web":
-            raise InvalidAction("the caller opted out (STOP): no message can be sent")
-        interaction = queue_reply(case, text, actor)
-        if case.first_response_at is None:
-            case.first_response_at = utcnow()
-        db.session.flush()
+        refusal = reply_policy.queue_refusal(case)
+        if refusal is not None:
+            raise InvalidAction(refusal)
+        interaction = outbox.store_outgoing(case, text, actor)
         sent.append(interaction)
         return {"interaction_id": interaction.id, "channel": interaction.channel,
                 "length": len(text)}
 
     _apply(case, actor, version, "case.reply", change)
     return sent[0]
+
+
+def retry_reply(case: Case, actor: User, interaction_id: int | None) -> str:
+    """Send a reply that did not leave once more (the alert's Retry button; audited).
+
+    No stale-page check: delivery reports change the reply while staff look at it. A
+    reply whose send timed out is looked up at the provider first and, found there, not
+    sent again. Returns ``"queued"`` or ``"found"``.
+    """
+    message = (db.session.get(Interaction, interaction_id)
+               if interaction_id and 0 < interaction_id <= MAX_ROW_ID else None)
+    if message is None or message.case_id != case.id or message.kind != "message_out":
+        raise InvalidAction("no such reply on this case")
+    done: list[str] = []
+
+    def change() -> dict[str, Any]:
+        before = message.delivery_status
+        try:
+            done.append(outbox.retry(message))
+        except outbox.RetryRefused as exc:
+            raise InvalidAction(str(exc)) from None
+        return {"interaction_id": message.id, "from": before, "result": done[0]}
+
+    _apply(case, actor, case.version, "case.reply_retry", change)
+    return done[0]
 
 
 def log_callback(case: Case, actor: User, version: int | None, outcome: str,
@@ -366,8 +392,8 @@ def flag_caller(case: Case, actor: User, version: int | None, flag: str | None) 
 
 
 __all__ = [
-    "CALLBACK_OUTCOMES", "MAX_NOTE_LENGTH", "MAX_REPLY_LENGTH", "RESOLUTIONS",
+    "CALLBACK_OUTCOMES", "MAX_NOTE_LENGTH", "RESOLUTIONS",
     "ActionError", "InvalidAction", "NotAllowed", "StaleCase", "TransitionRefused",
     "add_note", "assign", "change_status", "claim", "classify", "classification_vocabularies",
-    "describe_change", "flag_caller", "log_callback", "reply",
+    "describe_change", "flag_caller", "log_callback", "reply", "retry_reply",
 ]

@@ -19,12 +19,13 @@ from typing import Any
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import BooleanField, SelectField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
 from hotline import staff_time
-from hotline.cases import actions
+from hotline.cases import actions, reply_policy
 from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CALLBACK_OUTCOMES
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGE_NAMES
@@ -142,7 +143,18 @@ class NoteForm(VersionedForm):
 
 class ReplyForm(VersionedForm):
     body = TextAreaField(_l("Reply to the caller"),
-                         validators=[InputRequired(), Length(max=actions.MAX_REPLY_LENGTH)])
+                         validators=[InputRequired(), Length(max=reply_policy.MAX_REPLY_CHARS)])
+
+
+class RetryReplyForm(VersionedForm):
+    """The Retry button of a reply that did not leave (the case page's alert)."""
+
+    message = StringField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+def _retry_reply(case: Case, actor: User, form: RetryReplyForm) -> None:
+    value = form.message.data or ""
+    actions.retry_reply(case, actor, int(value) if valid_id(value) else None)
 
 
 # ---- callback -----------------------------------------------------------------------------------
@@ -224,7 +236,11 @@ def _setup_flag(form: FlagForm, case: Case, context: FormContext, fresh: bool) -
 
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     ActionSpec("reply", ReplyForm, lambda case, actor, form: actions.reply(
-        case, actor, form.version.data, form.body.data), _l("Reply queued for sending.")),
+        case, actor, form.version.data, form.body.data),
+        _l("Reply queued. It counts as answered once it has left: its status is on the "
+           "timeline, and the case says so if it fails.")),
+    ActionSpec("retry-reply", RetryReplyForm, _retry_reply,
+               _l("The reply is being sent once more (or was found to have left already).")),
     ActionSpec("call-back", CallBackForm, _call_back,
                _l("The line is ringing your phone. Answer and press 1: the line then calls "
                   "the caller. Neither of you sees the other's number."),

@@ -29,7 +29,7 @@ from sqlalchemy.orm import joinedload
 
 from hotline import audit
 from hotline.auth.guards import staff_required
-from hotline.cases import actions, queries, timeline
+from hotline.cases import actions, queries, reply_policy, timeline
 from hotline.cases.access import can_assign_others, can_reveal, can_view, visible_condition
 from hotline.cases.references import format_reference, parse_reference
 from hotline.cases.vocabularies import CHANNELS, LANGUAGE_NAMES, LANGUAGES, role_at_least
@@ -194,6 +194,20 @@ def case_timeline(case: Case) -> list[timeline.Entry]:
     return timeline.present_timeline(items, names)
 
 
+def failed_replies(entries: list[Any]) -> list[Any]:
+    """The staff replies since the last one that left that did not leave themselves
+    (the "reply failed" alert; ``reply_policy.has_problem`` is the same rule in SQL)."""
+    failed: list[Any] = []
+    for entry in reversed(entries):
+        if entry.kind != "message_out" or entry.meta.get("auto_reply"):
+            continue
+        if entry.delivery_status in reply_policy.LEFT:
+            break
+        if entry.delivery_status in reply_policy.PROBLEMS:
+            failed.insert(0, entry)
+    return failed
+
+
 def render_case(case: Case, *, posted: str | None = None, error: str | None = None,
                 status: int = 200, revealed: bool = False) -> tuple[str, int]:
     """The case page; a refused action is shown with its message and the typed input kept.
@@ -222,6 +236,7 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
         may_reveal=can_reveal(current_user),
         reveal_form=RevealForm(formdata=None), statuses=STATUSES,
         language_names=LANGUAGE_NAMES, may_assign_others=can_assign_others(current_user),
+        failed_replies=failed_replies(entries) if case.reply_failed else [],
     )
     return html, status
 

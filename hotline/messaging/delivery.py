@@ -11,6 +11,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hotline.cases import reply_policy
+from hotline.channels.twilio.message_errors import words
 from hotline.database import rowcount
 from hotline.extensions import db
 from hotline.models import Interaction, MessageStatusEvent, utcnow
@@ -75,8 +77,9 @@ def record_status(message_sid: str, twilio_status: str, error_code: str | None) 
     """
     raw = twilio_status.strip().lower()
     mapped = ours(raw)
+    now = utcnow()
     values = {"message_sid": message_sid, "status": raw, "error_code": error_code,
-              "created_at": utcnow()}
+              "created_at": now}
     table = MessageStatusEvent.__table__
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -93,5 +96,9 @@ def record_status(message_sid: str, twilio_status: str, error_code: str | None) 
     if message is not None and message.delivery_status not in LOCAL_STATUSES:
         message.delivery_status = advance(message.delivery_status, mapped)
         if mapped in ("failed", "undelivered") and message.delivery_status == mapped:
-            message.last_error = f"Twilio error {error_code}" if error_code else mapped
+            message.last_error = f"{mapped}: {words(error_code)}"
+        db.session.flush()
+        # Only now, with Twilio's word that it left, does it count as a response.
+        reply_policy.reply_left(message, now)
+        reply_policy.refresh_alert(message.case_id)
     return created

@@ -1,8 +1,10 @@
 """The outbox: staff replies stored in the request, sent by each channel's sender outside it.
 
-``queue_reply`` stores a ``message_out`` (delivery status ``queued``, or
+``store_outgoing`` stores a ``message_out`` (delivery status ``queued``, or
 ``published`` for web cases, which the follow-up page shows) in the current
-transaction: **the caller commits**, together with its audit record. The worker
+transaction: **the caller commits**, together with its audit record. The outbox stores
+and sends; whether a reply may be sent, and what counts as a response, is the reply
+policy's (``cases.reply_policy``). The worker
 (``flask outbox work`` or, in development, a background thread) then sends it, through
 the sender of its channel (``messaging.senders``: Twilio for SMS and WhatsApp, the Bot
 API for Telegram), in one flow for every channel:
@@ -33,6 +35,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hotline.cases import reply_policy
 from hotline.cases.timeline import MessageOutMeta, message_out_meta
 from hotline.database import rowcount
 from hotline.extensions import db
@@ -46,13 +49,12 @@ RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
 SENDING_LEASE_SECONDS = 600
 BATCH_SIZE = 50
-# Twilio concatenates up to 1600 characters into one SMS; WhatsApp and Telegram (4096)
-# allow more; one limit for every channel keeps a reply sendable wherever the caller is.
-REPLY_MAX_CHARS = 1600
-
-OPTED_OUT = "not sent: the caller opted out (STOP)"
-BLOCKED = "not sent: the caller is blocked"
-NO_NUMBER = "not sent: the caller cannot be reached on this channel"
+# A send whose outcome is unknown is looked up at the provider this long after.
+UNKNOWN_CHECK_SECONDS = 60
+NO_NUMBER = reply_policy.NO_NUMBER
+NOT_FOUND = ("the provider has no such message, so it did not leave: "
+             "Retry sends it once")
+FOUND = "found at the provider after a timeout: it left once"
 INTERRUPTED = "not sent: interrupted while sending; check before sending again"
 UNKNOWN_RESULT = "check with the caller before sending again"
 OUTBOX_WAKE_KEY = "hotline_outbox_wake"
@@ -60,33 +62,14 @@ OUTBOX_WAKE_KEY = "hotline_outbox_wake"
 BLOCKED_KEYWORD = "BLOCKED"
 
 
-class OutboxError(ValueError):
-    """The reply cannot be queued (empty or too long)."""
-
-
-def queue_reply(case: Case, body: str, author: User | None) -> Interaction:
-    """Store a staff reply on ``case``; the caller commits (see the module docstring).
-
-    Web cases get a ``published`` message on channel ``web``; every other case a
-    ``queued`` message on the caller's channel (SMS, WhatsApp or Telegram). Sets
-    ``case.first_response_at`` if unset. Raises OutboxError.
-    """
-    body = (body or "").strip()
-    if not body:
-        raise OutboxError("the reply is empty")
-    if len(body) > REPLY_MAX_CHARS:
-        raise OutboxError(f"the reply is longer than {REPLY_MAX_CHARS} characters")
-    message = store_outgoing(case, body, author)
-    if case.first_response_at is None:
-        case.first_response_at = message.created_at
-    return message
-
-
 def store_outgoing(case: Case, body: str, author: User | None,
                    meta: MessageOutMeta | None = None) -> Interaction:
     """Add a ``message_out`` to ``case`` in the current transaction (no commit).
 
-    ``meta`` comes from ``timeline.message_out_meta`` (a plain reply when omitted).
+    Web cases get a ``published`` message on channel ``web`` (it left: the follow-up page
+    shows it), every other case a ``queued`` one on the caller's channel. ``meta`` comes
+    from ``timeline.message_out_meta`` (a plain reply when omitted). Whether it may be
+    sent at all is the reply policy's question (``cases.reply_policy``), asked before.
     """
     now = utcnow()
     if case.channel == "web":
@@ -105,6 +88,8 @@ def store_outgoing(case: Case, body: str, author: User | None,
     db.session.flush()
     if status == "queued":
         db.session.info[OUTBOX_WAKE_KEY] = True
+    else:
+        reply_policy.reply_left(message, now)
     return message
 
 
@@ -134,6 +119,7 @@ def work_once(now: datetime | None = None, limit: int = BATCH_SIZE) -> OutboxRep
     now = now or utcnow()
     report = OutboxReport()
     report.interrupted = _expire_stale_claims(now)
+    check_unknown(now)
     due = db.session.execute(
         select(Interaction.id).where(
             Interaction.kind == "message_out", Interaction.delivery_status == "queued",
@@ -162,24 +148,32 @@ def claim(message_id: int, now: datetime) -> bool:
 
 
 def _expire_stale_claims(now: datetime) -> int:
-    result = db.session.execute(
-        update(Interaction)
+    stale = db.session.execute(
+        select(Interaction.id, Interaction.case_id)
         .where(Interaction.kind == "message_out", Interaction.delivery_status == "sending",
                Interaction.next_attempt_at < now)
-        .values(delivery_status="not_sent", last_error=INTERRUPTED, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    ).all()
+    expired = 0
+    for message_id, case_id in stale:
+        # Unknown, not failed: the provider may have it, so it is looked up, not resent.
+        result = db.session.execute(
+            update(Interaction)
+            .where(Interaction.id == message_id, Interaction.delivery_status == "sending")
+            .values(delivery_status="unknown", last_error=INTERRUPTED, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        expired += rowcount(result)
+        reply_policy.refresh_alert(case_id)
     db.session.commit()
-    return rowcount(result)
+    return expired
 
 
 def _refusal(message: Interaction, sender: senders.Sender | None) -> str | None:
     """Why this message must not be sent, or None."""
     caller = message.case.caller
-    if caller.opted_out:
-        return OPTED_OUT
-    if caller.flag == "blocked":
-        return BLOCKED
+    reason = reply_policy.send_refusal(caller, message.channel)
+    if reason is not None:
+        return reason
     if (sender is None or senders.reply_channel(caller.address_kind) != message.channel
             or not caller.address):
         return NO_NUMBER
@@ -194,6 +188,7 @@ def _send(message_id: int, now: datetime) -> str:
         message.delivery_status = "not_sent"
         message.last_error = reason or NO_NUMBER
         message.next_attempt_at = None
+        reply_policy.refresh_alert(message.case_id)
         db.session.commit()
         return "not_sent"
     # Recorded before the provider is called (see the module docstring, step 3).
@@ -213,7 +208,8 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
         result = "sent"
     elif outcome.result == senders.UNKNOWN:
         message.delivery_status = "unknown"
-        message.next_attempt_at = None
+        # Looked up at the provider then (``check_unknown``), never simply sent again.
+        message.next_attempt_at = now + timedelta(seconds=UNKNOWN_CHECK_SECONDS)
         message.last_error = _short(f"{outcome.detail}; {UNKNOWN_RESULT}")
         result = "interrupted"
     elif outcome.result == senders.RETRY and message.send_attempts < MAX_SEND_ATTEMPTS:
@@ -235,6 +231,7 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
         result = "failed"
     if result != "sent":
         log.warning("outbox message %s: %s", message.id, result)
+    _settle(message, now)
     try:
         db.session.commit()
     except IntegrityError:
@@ -244,8 +241,86 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
         message = db.session.get_one(Interaction, message.id, populate_existing=True)
         message.delivery_status, message.last_error = outcome.delivery_status, None
         message.next_attempt_at = None
+        _settle(message, now)
         db.session.commit()
     return result
+
+
+def _settle(message: Interaction, now: datetime) -> None:
+    """The policy's consequences of a message's new status: first response, alert."""
+    reply_policy.reply_left(message, now)
+    reply_policy.refresh_alert(message.case_id)
+
+
+def check_unknown(now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
+    """Look up at the provider each message whose send timed out; commits each.
+
+    Found → recorded as sent (it left once; nothing is sent again). Not found → left
+    ``unknown`` with the words that a Retry sends it once. A provider that cannot be
+    asked (Telegram) leaves it to staff. Returns how many were found.
+    """
+    now = now or utcnow()
+    due = db.session.execute(
+        select(Interaction.id).where(
+            Interaction.kind == "message_out", Interaction.delivery_status == "unknown",
+            Interaction.next_attempt_at.is_not(None), Interaction.next_attempt_at <= now,
+        ).order_by(Interaction.id).limit(limit)
+    ).scalars().all()
+    found = 0
+    for message_id in due:
+        message = db.session.get_one(Interaction, message_id, populate_existing=True)
+        if look_up(message, now):
+            found += 1
+        message.next_attempt_at = None
+        db.session.commit()
+    return found
+
+
+def look_up(message: Interaction, now: datetime) -> bool:
+    """Ask the provider whether ``message`` left after all; records it when it did
+    (no commit). False when it has no such message or cannot be asked."""
+    sender = senders.sender_for(message.channel)
+    lookup = sender.find_sent(message) if sender is not None else senders.CANNOT_TELL
+    if lookup.outcome is not None:
+        message.external_id = lookup.outcome.external_id
+        message.delivery_status = lookup.outcome.delivery_status
+        message.last_error = FOUND
+        _settle(message, now)
+        return True
+    if lookup.checked:
+        message.last_error = _short(f"{message.last_error or ''}; {NOT_FOUND}".lstrip("; "))
+    return False
+
+
+class RetryRefused(ValueError):
+    """The message cannot be sent again (its state or the caller forbids it)."""
+
+
+def retry(message: Interaction, now: datetime | None = None) -> str:
+    """Queue a reply that did not leave for one more send (no commit); the caller audits.
+
+    A message whose outcome is unknown is first looked up at the provider: found, it is
+    recorded as sent and nothing is sent again (returns ``"found"``). Otherwise it goes
+    back to ``queued`` with a fresh attempt count (returns ``"queued"``). RetryRefused
+    when the message left or is on its way, or the caller may not be written to.
+    """
+    now = now or utcnow()
+    if message.kind != "message_out" or message.delivery_status not in reply_policy.PROBLEMS:
+        raise RetryRefused("only a reply that did not leave can be sent again")
+    reason = reply_policy.send_refusal(message.case.caller, message.channel)
+    if reason is not None:
+        raise RetryRefused(reason)
+    if message.delivery_status == "unknown" and look_up(message, now):
+        return "found"
+    message.delivery_status = "queued"
+    message.send_attempts = 0
+    message.next_attempt_at = None
+    message.last_error = None
+    message.external_id = None
+    db.session.flush()
+    reply_policy.refresh_alert(message.case_id)
+    db.session.info[OUTBOX_WAKE_KEY] = True
+    return "queued"
 
 
 def _mark_opted_out(caller) -> None:

@@ -11,7 +11,8 @@ record what it answered. A sender only talks to its provider and says what happe
 - ``failed``: the provider refused it for good (``detail`` says why; ``opted_out`` when
   it says the caller blocked us, so nothing is sent to them again);
 - ``unknown``: the request may have reached the provider, so sending again could send it
-  twice; the message is marked and left for staff, never sent again by itself.
+  twice; the message is marked, looked up with ``find_sent`` where the provider's API
+  lists messages, and never sent again by itself.
 
 ``detail`` is shown to staff and kept in ``last_error``: provider codes and descriptions,
 never a recipient's number or chat id. Adding a channel: a sender module and one line in
@@ -40,6 +41,18 @@ class Outcome:
     opted_out: bool = False
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What asking the provider about a message whose send timed out came to:
+    ``outcome`` when it has it; else ``checked`` says whether it could be asked."""
+
+    checked: bool
+    outcome: Outcome | None = None
+
+
+CANNOT_TELL = Lookup(checked=False)
+
+
 class Sender(Protocol):
     """Sends one outbound message on its channel."""
 
@@ -48,6 +61,9 @@ class Sender(Protocol):
 
     def send(self, message: Interaction) -> Outcome:
         """Send ``message`` once; never raises for a provider's or network's failure."""
+
+    def find_sent(self, message: Interaction) -> Lookup:
+        """Whether the provider has ``message`` after all (a send that timed out)."""
 
 
 def _registry() -> dict[str, Sender]:

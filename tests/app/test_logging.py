@@ -172,7 +172,7 @@ def test_telegram_flow_logs_no_chat_id_text_or_bot_token(make_app, httpserver,
     expect_send(httpserver)
     with app.app_context():
         case = db.session.execute(select(Case)).scalar_one()
-        outbox.queue_reply(case, TEXT, None)
+        outbox.store_outgoing(case, TEXT, None)
         db.session.commit()
         assert outbox.work_once().sent == 2
     assert len(httpserver.log) == 2  # the requests really went out (and urllib3 logged them)

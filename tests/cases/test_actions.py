@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from hotline.cases import actions
+from hotline.cases import actions, reply_policy
 from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.models import AuditEvent, Caller, Case, Interaction, User, utcnow
@@ -146,19 +146,17 @@ def test_note_is_encrypted_text_with_author(app, staff):
         assert "route" not in raw
 
 
-def test_reply_goes_to_the_outbox_and_sets_first_response(app, staff):
+def test_reply_goes_to_the_outbox_and_is_no_response_until_it_left(app, staff):
     ids = make_case(app)
     with app.app_context():
         case, me = _load(ids["id"]), _user(staff)
         with pytest.raises(actions.InvalidAction):
-            actions.reply(case, me, case.version, "x" * (actions.MAX_REPLY_LENGTH + 1))
+            actions.reply(case, me, case.version, "x" * (reply_policy.MAX_REPLY_CHARS + 1))
         sent = actions.reply(case, me, case.version, "We read you. Stay safe.")
         assert (sent.kind, sent.channel, sent.delivery_status) == ("message_out", "sms",
                                                                    "queued")
-        first = case.first_response_at
-        assert first is not None
+        assert _load(ids["id"]).first_response_at is None  # queued is not answered
         actions.reply(case, me, case.version, "Second")
-        assert case.first_response_at == first
         assert _audit_actions(case.id) == ["case.reply", "case.reply"]
 
 
@@ -169,6 +167,7 @@ def test_web_reply_is_published_and_opted_out_callers_get_nothing(app, staff):
         me = _user(staff)
         case = _load(web["id"])
         assert actions.reply(case, me, case.version, "Answer").delivery_status == "published"
+        assert _load(web["id"]).first_response_at is not None  # saved on the follow-up page
         case = _load(sms["id"])
         case.caller.opted_out = True
         db.session.commit()

@@ -100,7 +100,7 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
         page.get_by_label("Reply to the caller").fill(
             "Мы получили ваше сообщение. Оставайтесь на связи, мы скоро ответим.")
         page.get_by_role("button", name="Send reply by SMS").click()
-        assert page.get_by_text("Reply queued for sending.").is_visible()
+        assert page.get_by_text("Reply queued.").is_visible()
 
         page.get_by_label("Internal note (never sent to the caller)").fill(
             "Говорит спокойно; просит инструкции на русском. Перезвонить после 18:00.")

@@ -9,6 +9,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from hotline.cases import reply_policy
 from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.messaging import outbox, worker
@@ -37,45 +38,25 @@ def open_case(channel: str = "sms", address: str = SENDER) -> int:
 
 
 def queue(case_id: int, body: str = "Мы вам поможем", author: User | None = None) -> int:
-    message = outbox.queue_reply(db.session.get(Case, case_id), body, author)
-    db.session.commit()  # queue_reply leaves the commit to its caller
+    message = outbox.store_outgoing(db.session.get(Case, case_id), body, author)
+    db.session.commit()  # store_outgoing leaves the commit to its caller
     return message.id
 
 
-def test_queue_reply_stores_queued_message_and_first_response(twilio_app, make_user):
+def test_store_outgoing_queues_without_counting_a_response(twilio_app, make_user):
     staff = make_user("staff")
     with twilio_app.app_context():
         case_id = open_case()
-        message = outbox.queue_reply(db.session.get(Case, case_id), "  Ответ  ",
-                                     db.session.get(User, staff.id))
+        message = outbox.store_outgoing(db.session.get(Case, case_id), "Ответ",
+                                        db.session.get(User, staff.id))
         assert message.kind == "message_out" and message.channel == "sms"
         assert message.delivery_status == "queued" and message.body == "Ответ"
         assert message.author_id == staff.id
-        first = db.session.get(Case, case_id).first_response_at
-        assert first is not None
-        db.session.rollback()  # nothing is committed by queue_reply itself
+        db.session.rollback()  # nothing is committed by store_outgoing itself
         assert db.session.execute(select(Interaction).where(
             Interaction.kind == "message_out")).first() is None
         queue(case_id)
-        queue(case_id, "second")
-        assert db.session.get(Case, case_id).first_response_at <= utcnow()
-
-
-def test_first_response_is_kept(twilio_app):
-    with twilio_app.app_context():
-        case_id = open_case()
-        queue(case_id)
-        first = db.session.get(Case, case_id).first_response_at
-        queue(case_id, "again")
-        assert db.session.get(Case, case_id).first_response_at == first
-
-
-@pytest.mark.parametrize("body", ["", "   ", "x" * (outbox.REPLY_MAX_CHARS + 1)])
-def test_empty_or_overlong_reply_is_refused(twilio_app, body):
-    with twilio_app.app_context():
-        case = db.session.get(Case, open_case())
-        with pytest.raises(outbox.OutboxError):
-            outbox.queue_reply(case, body, None)
+        assert db.session.get(Case, case_id).first_response_at is None  # queued, not left
 
 
 def test_web_case_reply_is_published_not_sent(twilio_app, fake):
@@ -125,8 +106,8 @@ def test_without_twilio_messages_are_marked_not_sent(app):
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"opted_out": True}, outbox.OPTED_OUT),
-    ({"flag": "blocked"}, outbox.BLOCKED),
+    ({"opted_out": True}, reply_policy.OPTED_OUT),
+    ({"flag": "blocked"}, reply_policy.BLOCKED),
 ])
 def test_never_sent_to_opted_out_or_blocked_caller(twilio_app, fake, change, reason):
     with twilio_app.app_context():
@@ -212,7 +193,11 @@ def test_interrupted_send_is_not_repeated(twilio_app, fake):
         later = utcnow() + timedelta(seconds=outbox.SENDING_LEASE_SECONDS + 1)
         assert outbox.work_once(now=later).interrupted == 1
         message = db.session.get(Interaction, message_id)
-        assert message.delivery_status == "not_sent" and message.last_error == outbox.INTERRUPTED
+        # Unknown, looked up at Twilio (no such message), never sent again by itself.
+        assert message.delivery_status == "unknown"
+        assert message.last_error == f"{outbox.INTERRUPTED}; {outbox.NOT_FOUND}"
+        assert message.next_attempt_at is None
+        assert outbox.work_once(now=later + timedelta(hours=1)).handled == 0
     assert fake.sent == []
 
 

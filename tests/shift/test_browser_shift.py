@@ -153,7 +153,7 @@ def test_a_shift_from_sign_in_to_close(app, fake, chromium, live_server, make_us
 
         page.get_by_label("Reply to the caller").fill(REPLY)
         page.get_by_role("button", name="Send reply by SMS").click()
-        expect(page.get_by_text("Reply queued for sending.")).to_be_visible()
+        expect(page.get_by_text("Reply queued.")).to_be_visible()
         reply_item = page.locator(".timeline li.message_out")
         assert REPLY in reply_item.inner_text()
         assert reply_item.locator(".badge").inner_text() == "queued"

@@ -21,7 +21,7 @@ from typing import Any
 
 from hotline.channels.telegram import api
 from hotline.crypto import cipher
-from hotline.messaging.senders import FAILED, RETRY, SENT, UNKNOWN, Outcome
+from hotline.messaging.senders import CANNOT_TELL, FAILED, RETRY, SENT, UNKNOWN, Lookup, Outcome
 from hotline.models import Interaction
 
 NOT_CONFIGURED = "not sent: Telegram is not configured (TELEGRAM_BOT_TOKEN)"
@@ -68,3 +68,7 @@ class TelegramSender:
         external = (sent_external_id(chat_id, message_id)
                     if isinstance(message_id, int) and not isinstance(message_id, bool) else None)
         return Outcome(SENT, external_id=external, delivery_status="sent")
+
+    def find_sent(self, message: Interaction) -> Lookup:
+        """The Bot API lists no sent messages: an unknown send is left to staff."""
+        return CANNOT_TELL

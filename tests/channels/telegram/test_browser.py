@@ -78,7 +78,7 @@ def test_a_telegram_case_worked_end_to_end_in_the_browser(tg_app, tg_client, tg_
         page.get_by_role("button", name="Claim this case").click()
         page.get_by_label("Reply to the caller").fill(ANSWER)
         page.get_by_role("button", name="Send reply by Telegram").click()
-        assert page.get_by_text("Reply queued for sending.").is_visible()
+        assert page.get_by_text("Reply queued.").is_visible()
         with tg_app.app_context():
             assert outbox.work_once().sent == 1
         page.reload()

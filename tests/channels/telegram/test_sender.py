@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug import Response
 
+from hotline.cases import reply_policy
 from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.messaging import outbox
@@ -35,7 +36,7 @@ def telegram_case(address: str = str(CHAT_ID)) -> int:
 
 
 def queue(case_id: int, body: str = REPLY) -> int:
-    message = outbox.queue_reply(db.session.get(Case, case_id), body, None)
+    message = outbox.store_outgoing(db.session.get(Case, case_id), body, None)
     db.session.commit()
     return message.id
 
@@ -94,10 +95,10 @@ def test_blocked_by_the_user_fails_and_marks_the_caller_opted_out(tg_app, fake_a
         assert failed.last_error == ("failed after 1 attempt(s): Telegram error 403: "
                                      "Forbidden: bot was blocked by the user")
         caller = db.session.execute(select(Caller)).scalar_one()
-        assert caller.opted_out and caller.opt_out_keyword == outbox.BLOCKED_KEYWORD
+        assert caller.opted_out and caller.opt_out_keyword == reply_policy.BLOCKED_KEYWORD
         # The next message is not even tried.
         assert reload(second).delivery_status == "not_sent"
-        assert reload(second).last_error == outbox.OPTED_OUT
+        assert reload(second).last_error == reply_policy.OPTED_OUT
     assert len(sent_requests(fake_api)) == 1
 
 
@@ -178,7 +179,7 @@ def test_without_a_token_telegram_replies_are_not_sent(make_app):
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"opted_out": True}, outbox.OPTED_OUT), ({"flag": "blocked"}, outbox.BLOCKED)])
+    ({"opted_out": True}, reply_policy.OPTED_OUT), ({"flag": "blocked"}, reply_policy.BLOCKED)])
 def test_never_sent_to_opted_out_or_blocked_caller(tg_app, fake_api, change, reason):
     with tg_app.app_context():
         case_id = telegram_case()

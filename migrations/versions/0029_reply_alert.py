@@ -1,0 +1,27 @@
+"""reply alert: a case whose staff reply did not leave says so on the queue
+
+Revision ID: 0029_reply_alert
+Revises: 0028_call_legs
+
+``cases.reply_failed`` is kept by ``hotline/cases/reply_policy.py`` (failed, undelivered,
+not sent or unknown with no later reply that left); the queue row and the case page read
+it without looking at the timeline.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0029_reply_alert"
+down_revision = "0028_call_legs"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # A plain ADD COLUMN: a batch copy of ``cases`` on SQLite would drop the report
+    # roll-up's triggers and the generated queue rank.
+    op.add_column("cases", sa.Column("reply_failed", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
+
+
+def downgrade():
+    op.drop_column("cases", "reply_failed")
