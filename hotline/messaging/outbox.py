@@ -231,9 +231,8 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
         result = "failed"
     if result != "sent":
         log.warning("outbox message %s: %s", message.id, result)
-    _settle(message, now)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         # The provider's id is already on another message (a provider that repeats ids):
         # the send happened all the same, so record it without the id.
@@ -241,8 +240,8 @@ def _record(message: Interaction, outcome: senders.Outcome, now: datetime) -> st
         message = db.session.get_one(Interaction, message.id, populate_existing=True)
         message.delivery_status, message.last_error = outcome.delivery_status, None
         message.next_attempt_at = None
-        _settle(message, now)
-        db.session.commit()
+    _settle(message, now)
+    db.session.commit()
     return result
 
 

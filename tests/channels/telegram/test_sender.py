@@ -95,7 +95,7 @@ def test_blocked_by_the_user_fails_and_marks_the_caller_opted_out(tg_app, fake_a
         assert failed.last_error == ("failed after 1 attempt(s): Telegram error 403: "
                                      "Forbidden: bot was blocked by the user")
         caller = db.session.execute(select(Caller)).scalar_one()
-        assert caller.opted_out and caller.opt_out_keyword == reply_policy.BLOCKED_KEYWORD
+        assert caller.opted_out and caller.opt_out_keyword == outbox.BLOCKED_KEYWORD
         # The next message is not even tried.
         assert reload(second).delivery_status == "not_sent"
         assert reload(second).last_error == reply_policy.OPTED_OUT
