@@ -78,3 +78,9 @@ allow_redirects  # PlayedTwilio.request: twilio's HttpClient.request signature
 # Triage at a glance (issue 13): Triage fields read by templates/dashboard/queue.html.
 _.preview
 _.waiting_since
+# Approved replies (issue 15): one column / form field per language, read by name
+# (ReplyTemplate.text, the admin form's ``text_<lang>`` and the templates).
+text_ko
+text_ru
+text_uk
+text_en

@@ -72,6 +72,7 @@ def _migrations_dir():
 
 
 def _register_blueprints(app: Flask) -> None:
+    from hotline.admin.replies import bp as replies_admin_bp
     from hotline.admin.views import bp as admin_bp
     from hotline.api.v1 import bp as api_bp
     from hotline.auth.session import register as register_auth
@@ -86,8 +87,8 @@ def _register_blueprints(app: Flask) -> None:
     from hotline.reports.views import bp as reports_bp
     from hotline.staff_time import register as register_staff_time
 
-    for blueprint in (auth_bp, admin_bp, health_bp, public_bp, sms_bp, voice_bp, telegram_bp,
-                      api_bp, reports_bp, dashboard_bp):
+    for blueprint in (auth_bp, admin_bp, replies_admin_bp, health_bp, public_bp, sms_bp,
+                      voice_bp, telegram_bp, api_bp, reports_bp, dashboard_bp):
         app.register_blueprint(blueprint)
     register_staff_time(app)
     # Webhooks are signature-checked (Telegram's: a secret header) and the API is

@@ -13,6 +13,7 @@ from hotline import audit
 from hotline.api.tokens import TOKEN_ROLES, create_token
 from hotline.auth import steps
 from hotline.auth.accounts import AccountError, create_account
+from hotline.cases import reply_templates
 from hotline.cases.vocabularies import ROLES
 from hotline.channels.telegram.cli import simulate_telegram, telegram_cli
 from hotline.channels.twilio.simulate import simulate_cli
@@ -57,6 +58,7 @@ def users_ensure_admin(email: str) -> None:
         click.echo("users exist already; no admin created")
         return
     admin, password = create_account(email, "Administrator", "admin", actor_label="cli")
+    reply_templates.add_starter_set()  # a fresh line starts with the approved replies
     db.session.commit()
     click.echo(f"first admin created: {email}")
     click.echo(f"one-time password:   {password}")

@@ -103,6 +103,9 @@ class User(UserMixin, db.Model):
     # A made-up account from ``demo seed``: shown as "demo" in the user list; it cannot
     # sign in unless the seed was asked for logins (``--with-logins``).
     demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # May send only approved reply templates (hotline/cases/reply_templates.py).
+    approved_replies_only: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                        server_default=false())
 
     @property
     def can_sign_in_with_password(self) -> bool:
@@ -223,6 +226,25 @@ class Case(db.Model):
     @property
     def display_reference(self) -> str:
         return format_reference(self.reference)
+
+
+class ReplyTemplate(db.Model):
+    """An approved reply: a short name and its text per language (encrypted)."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    text_ko: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    text_ru: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    text_uk: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    text_en: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    def text(self, language: str | None) -> str | None:
+        """The text in ``language`` (None when it has none)."""
+        return getattr(self, f"text_{language}", None) if language else None
 
 
 class Interaction(db.Model):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import audit
-from hotline.cases import reply_policy, timeline
+from hotline.cases import reply_policy, reply_templates, timeline
 from hotline.cases.access import can_assign_others, can_view
 from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
@@ -32,6 +32,8 @@ MAX_NOTE_LENGTH = 10_000
 # A logged callback may be dated a little ahead (clock skew), never into the future.
 CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
 CALLER_CHANGE = "a new message from the caller"
+APPROVED_ONLY = ("You may send only approved replies: choose one in the list and leave the "
+                 "text as it is. The refusal was logged.")
 UNSAFE_CONTACT = ("The caller said it is not safe to contact them. Confirm that this call "
                   "was necessary anyway to log it.")
 UNSAFE_CALL_BACK = ("The caller said it is not safe to contact them. Confirm that this call "
@@ -230,14 +232,31 @@ def add_note(case: Case, actor: User, version: int | None, body: str | None) -> 
     _apply(case, actor, version, "case.note", change)
 
 
-def reply(case: Case, actor: User, version: int | None, body: str | None) -> Interaction:
+def reply(case: Case, actor: User, version: int | None, body: str | None, *,
+          template_id: int | None = None) -> Interaction:
     """Queue a reply to the caller on the case's channel through the outbox, if the reply
     policy (``cases.reply_policy``) allows it. It counts as the first response only
-    once it left (a web follow-up message at once, others on the provider's word)."""
+    once it left (a web follow-up message at once, others on the provider's word).
+
+    With an empty ``body``, the approved reply ``template_id`` is sent in the case's
+    language. A user allowed approved replies only is refused (403, audited) any other
+    text.
+    """
+    language = reply_templates.language_of(case)
+    if not (body or "").strip() and template_id is not None:
+        body = reply_templates.template_text(template_id, language)
+        if body is None:
+            raise InvalidAction("that approved reply has no text in the case's language")
     try:
         text = reply_policy.checked_text(body)
     except reply_policy.ReplyRefused as exc:
         raise InvalidAction(str(exc)) from None
+    if (actor.approved_replies_only and can_view(actor, case)
+            and not reply_templates.is_approved(text, language)):
+        audit.record("case.reply_refused", actor=actor, case=case,
+                     detail={"reason": "approved_replies_only", "length": len(text)})
+        db.session.commit()
+        raise NotAllowed(APPROVED_ONLY)
     sent: list[Interaction] = []
 
     def change() -> dict[str, Any]:

@@ -21,11 +21,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from hotline import staff_time
-from hotline.cases import actions, reply_policy
+from hotline.cases import actions, reply_policy, reply_templates
 from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CALLBACK_OUTCOMES
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGE_NAMES
@@ -142,8 +143,25 @@ class NoteForm(VersionedForm):
 
 
 class ReplyForm(VersionedForm):
+    # An approved reply in the case's language; sent as it is when the box is left empty
+    # (no JavaScript needed), or filled into the box for editing (reply_templates.js).
+    template = SelectField(_l("Approved reply"), validators=[Optional()],
+                           validate_choice=False)
     body = TextAreaField(_l("Reply to the caller"),
-                         validators=[InputRequired(), Length(max=reply_policy.MAX_REPLY_CHARS)])
+                         validators=[Optional(), Length(max=reply_policy.MAX_REPLY_CHARS)])
+
+
+def _setup_reply(form: ReplyForm, case: Case, context: FormContext, fresh: bool) -> None:
+    pairs = reply_templates.for_language(reply_templates.language_of(case))
+    form.template.choices = [SelectChoice("", str(_l("— write your own —")))] + [
+        SelectChoice(str(template.id), template.name, render_kw={"data-text": text})
+        for template, text in pairs]
+
+
+def _reply(case: Case, actor: User, form: ReplyForm) -> None:
+    value = form.template.data or ""
+    actions.reply(case, actor, form.version.data, form.body.data,
+                  template_id=int(value) if valid_id(value) else None)
 
 
 class RetryReplyForm(VersionedForm):
@@ -235,10 +253,9 @@ def _setup_flag(form: FlagForm, case: Case, context: FormContext, fresh: bool) -
 
 
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
-    ActionSpec("reply", ReplyForm, lambda case, actor, form: actions.reply(
-        case, actor, form.version.data, form.body.data),
+    ActionSpec("reply", ReplyForm, _reply,
         _l("Reply queued. It counts as answered once it has left: its status is on the "
-           "timeline, and the case says so if it fails.")),
+           "timeline, and the case says so if it fails."), setup=_setup_reply),
     ActionSpec("retry-reply", RetryReplyForm, _retry_reply,
                _l("The reply is being sent once more (or was found to have left already).")),
     ActionSpec("call-back", CallBackForm, _call_back,
