@@ -307,6 +307,19 @@ TELEGRAM_TOKEN_PATTERN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,200}$")
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+# One approved WhatsApp template: ``name/language=HX…`` (a Twilio Content SID).
+WHATSAPP_TEMPLATE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}/(ko|ru|uk|en)=HX[0-9a-fA-F]{32}$")
+
+
+def whatsapp_templates_format(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """Each entry names a template, a language and its Content SID."""
+    for item in value or ():
+        if not WHATSAPP_TEMPLATE_PATTERN.match(item):
+            return ("TWILIO_WHATSAPP_TEMPLATES entries are name/language=HX… (a Content SID; "
+                    f"language ko, ru, uk or en), got {item!r}")
+    return None
+
+
 def _telegram_on(settings: Mapping[str, Any]) -> bool:
     return bool(settings.get("TELEGRAM_BOT_TOKEN"))
 
@@ -406,6 +419,12 @@ SETTINGS: tuple[Setting, ...] = (
             "trust this many `X-Forwarded-*` hops (werkzeug ProxyFix)"),
     Setting("TWILIO_MESSAGING_FROM", "str", None,
             "number or `whatsapp:+…` sender for replies"),
+    Setting("TWILIO_WHATSAPP_TEMPLATES", "list", (),
+            "approved WhatsApp templates staff may send outside the 24-hour window: "
+            "comma-separated `name/language=HX…` (Twilio Content SIDs; language ko, ru, uk "
+            "or en), sent with `ContentSid` and the case reference as variable 1",
+            default_doc="unset: outside the window nothing can be sent on WhatsApp",
+            checks=(whatsapp_templates_format,)),
     Setting("TWILIO_VOICE_FROM", "str", None,
             "the hotline's Twilio number (E.164) call-backs ring both sides from: staff "
             "phones and callers see only it (needs `PUBLIC_BASE_URL` and the Twilio account)",

@@ -84,3 +84,5 @@ text_ko
 text_ru
 text_uk
 text_en
+whatsapp_template  # MessageOutMeta key: written by timeline.whatsapp_template_meta
+content_variables  # MessageOutMeta key: read by channels/twilio/sender.py

@@ -23,6 +23,7 @@ from hotline.cases.access import can_assign_others, can_view
 from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
 from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
+from hotline.channels.twilio import whatsapp
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.messaging import outbox
@@ -233,16 +234,23 @@ def add_note(case: Case, actor: User, version: int | None, body: str | None) -> 
 
 
 def reply(case: Case, actor: User, version: int | None, body: str | None, *,
-          template_id: int | None = None) -> Interaction:
+          template_id: int | None = None, whatsapp_template: str | None = None
+          ) -> Interaction:
     """Queue a reply to the caller on the case's channel through the outbox, if the reply
     policy (``cases.reply_policy``) allows it. It counts as the first response only
     once it left (a web follow-up message at once, others on the provider's word).
 
     With an empty ``body``, the approved reply ``template_id`` is sent in the case's
     language. A user allowed approved replies only is refused (403, audited) any other
-    text.
+    text. On WhatsApp outside the 24-hour window free text is refused before queueing;
+    ``whatsapp_template`` (a ``TWILIO_WHATSAPP_TEMPLATES`` name) is sent instead.
     """
     language = reply_templates.language_of(case)
+    if whatsapp_template:
+        return _whatsapp_template_reply(case, actor, version, whatsapp_template, language)
+    closed = reply_policy.whatsapp_refusal(case, utcnow())
+    if closed is not None:
+        raise InvalidAction(closed)
     if not (body or "").strip() and template_id is not None:
         body = reply_templates.template_text(template_id, language)
         if body is None:
@@ -267,6 +275,28 @@ def reply(case: Case, actor: User, version: int | None, body: str | None, *,
         sent.append(interaction)
         return {"interaction_id": interaction.id, "channel": interaction.channel,
                 "length": len(text)}
+
+    _apply(case, actor, version, "case.reply", change)
+    return sent[0]
+
+
+def _whatsapp_template_reply(case: Case, actor: User, version: int | None, name: str,
+                             language: str) -> Interaction:
+    """Queue an approved WhatsApp template (by Content SID) with the reference as {{1}}."""
+    sid = whatsapp.content_sid(name, language) if reply_policy.is_whatsapp(case) else None
+    if sid is None:
+        raise InvalidAction("that WhatsApp template is not configured for this case's language")
+    sent: list[Interaction] = []
+
+    def change() -> dict[str, Any]:
+        refusal = reply_policy.queue_refusal(case)
+        if refusal is not None:
+            raise InvalidAction(refusal)
+        meta = timeline.whatsapp_template_meta(name, sid, {"1": case.display_reference})
+        interaction = outbox.store_outgoing(case, f"WhatsApp template: {name}", actor, meta)
+        sent.append(interaction)
+        return {"interaction_id": interaction.id, "channel": interaction.channel,
+                "whatsapp_template": name}
 
     _apply(case, actor, version, "case.reply", change)
     return sent[0]

@@ -13,6 +13,9 @@ Staff actions (``cases.actions.reply``) ask it before anything is stored; the ou
   status in ``LEFT`` (Twilio ``sent`` / ``delivered`` / ``read``, Telegram ``sent``) or a
   follow-up message saved (``published``); queueing counts for nothing, auto-replies
   never count;
+- on WhatsApp, free text goes only within 24 hours of the caller's last message
+  (``whatsapp_refusal``); outside it only an approved WhatsApp template
+  (``TWILIO_WHATSAPP_TEMPLATES``, sent by Content SID) may be sent;
 - a staff reply whose status is in ``PROBLEMS`` (failed, undelivered, not sent, unknown)
   raises the case's ``reply_failed`` alert until it is retried or a later reply left.
 
@@ -27,6 +30,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from hotline.channels.twilio import whatsapp
 from hotline.extensions import db
 from hotline.models import Caller, Case, Interaction
 
@@ -75,6 +79,30 @@ def queue_refusal(case: Case) -> str | None:
     if case.caller.flag == "blocked":
         return "the caller is blocked: no message can be sent"
     return None
+
+
+WHATSAPP_CLOSED = ("The WhatsApp 24-hour window is closed: the caller last wrote more than "
+                   "24 hours ago, so WhatsApp accepts only an approved template. Choose a "
+                   "WhatsApp template in the list, or wait for the caller to write again.")
+
+
+def is_whatsapp(case: Case) -> bool:
+    """A case whose replies go out on WhatsApp."""
+    return case.channel != "web" and case.caller.address_kind == "whatsapp"
+
+
+def whatsapp_window(case: Case) -> datetime | None:
+    """Until when free text may go to this WhatsApp case's caller (None: not WhatsApp or
+    the caller never wrote there)."""
+    return whatsapp.window_until(case) if is_whatsapp(case) else None
+
+
+def whatsapp_refusal(case: Case, now: datetime) -> str | None:
+    """Why free text may not go to this case now (the window is closed), or None."""
+    if not is_whatsapp(case):
+        return None
+    until = whatsapp_window(case)
+    return WHATSAPP_CLOSED if until is None or until <= now else None
 
 
 def is_staff_reply(message: Interaction) -> bool:

@@ -163,6 +163,10 @@ class MessageInMeta(TypedDict, total=False):
 
 class MessageOutMeta(TypedDict, total=False):
     auto_reply: bool
+    # An approved WhatsApp template (outside the 24-hour window): sent by Content SID.
+    whatsapp_template: str
+    content_sid: str
+    content_variables: dict[str, str]
 
 
 class CallMeta(TypedDict, total=False):
@@ -261,6 +265,13 @@ def message_in_meta(*, media: Iterable[Media] = (), truncated: bool = False,
 def message_out_meta(*, auto_reply: bool = False) -> MessageOutMeta:
     """Meta of a reply (delivery status lives in its own column)."""
     return MessageOutMeta(auto_reply=auto_reply)
+
+
+def whatsapp_template_meta(name: str, content_sid: str,
+                           variables: dict[str, str]) -> MessageOutMeta:
+    """Meta of a reply that is an approved WhatsApp template (Twilio Content API)."""
+    return MessageOutMeta(auto_reply=False, whatsapp_template=name, content_sid=content_sid,
+                          content_variables=variables)
 
 
 def call_meta(*, call_status: str | None, withheld: bool = False) -> CallMeta:

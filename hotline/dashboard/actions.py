@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask_babel import LazyString
@@ -31,7 +32,7 @@ from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CALLBACK_OUTCOMES
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGE_NAMES
 from hotline.cases.workflow import RESOLUTIONS, TRANSITIONS
-from hotline.channels.twilio import calls
+from hotline.channels.twilio import calls, whatsapp
 from hotline.dashboard.forms import VersionedForm, label, options
 from hotline.models import Case, User
 
@@ -149,17 +150,33 @@ class ReplyForm(VersionedForm):
                            validate_choice=False)
     body = TextAreaField(_l("Reply to the caller"),
                          validators=[Optional(), Length(max=reply_policy.MAX_REPLY_CHARS)])
+    # WhatsApp cases: until when free text may go (set by the setup; None otherwise).
+    window_until: datetime | None = None
+
+
+WHATSAPP_PREFIX = "wa:"
 
 
 def _setup_reply(form: ReplyForm, case: Case, context: FormContext, fresh: bool) -> None:
-    pairs = reply_templates.for_language(reply_templates.language_of(case))
+    language = reply_templates.language_of(case)
+    pairs = reply_templates.for_language(language)
     form.template.choices = [SelectChoice("", str(_l("— write your own —")))] + [
         SelectChoice(str(template.id), template.name, render_kw={"data-text": text})
         for template, text in pairs]
+    if reply_policy.is_whatsapp(case):
+        form.template.choices += [
+            SelectChoice(WHATSAPP_PREFIX + name, str(_l("WhatsApp template: %(name)s",
+                                                        name=name)))
+            for name in whatsapp.names_for(language)]
+    form.window_until = reply_policy.whatsapp_window(case)
 
 
 def _reply(case: Case, actor: User, form: ReplyForm) -> None:
     value = form.template.data or ""
+    if value.startswith(WHATSAPP_PREFIX):
+        actions.reply(case, actor, form.version.data, None,
+                      whatsapp_template=value.removeprefix(WHATSAPP_PREFIX))
+        return
     actions.reply(case, actor, form.version.data, form.body.data,
                   template_id=int(value) if valid_id(value) else None)
 

@@ -236,7 +236,7 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
         may_reveal=can_reveal(current_user),
         reveal_form=RevealForm(formdata=None), statuses=STATUSES,
         language_names=LANGUAGE_NAMES, may_assign_others=can_assign_others(current_user),
-        failed_replies=failed_replies(entries) if case.reply_failed else [],
+        failed_replies=failed_replies(entries) if case.reply_failed else [], now=utcnow(),
     )
     return html, status
 

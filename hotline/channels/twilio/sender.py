@@ -10,7 +10,9 @@ The delivery status then moves on with Twilio's status callbacks (``messaging.de
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import requests
 from flask import current_app
@@ -43,7 +45,14 @@ class TwilioSender:
     def send(self, message: Interaction) -> Outcome:
         """One ``messages.create``; its first status advanced by callbacks already in."""
         to, sender = _addresses(message)
-        kwargs = {"to": to, "from_": sender, "body": message.body or ""}
+        meta = message.meta or {}
+        kwargs: dict[str, Any] = {"to": to, "from_": sender}
+        if meta.get("content_sid"):
+            # An approved WhatsApp template: Twilio renders it from the Content SID.
+            kwargs["content_sid"] = meta["content_sid"]
+            kwargs["content_variables"] = json.dumps(meta.get("content_variables") or {})
+        else:
+            kwargs["body"] = message.body or ""
         if current_app.config.get("PUBLIC_BASE_URL"):
             kwargs["status_callback"] = public_url("twilio_sms.message_status")
         try:
@@ -59,7 +68,8 @@ class TwilioSender:
 
     def find_sent(self, message: Interaction) -> Lookup:
         """Twilio's latest messages from the line to the caller, matched on the text."""
-        if self.refusal(message) is not None:
+        if self.refusal(message) is not None or (message.meta or {}).get("content_sid"):
+            # A template's text is Twilio's rendering: nothing to match it on.
             return Lookup(checked=False)
         to, sender = _addresses(message)
         try:
