@@ -24,7 +24,7 @@ from hotline.models import AuditEvent, Case, Interaction
 from tests.auth_flow import enrolled
 from tests.browser import SCREENSHOTS, UPDATE_SCREENSHOTS_ENV, screenshot_dir
 from tests.conftest import DEFAULT_PASSWORD, PUBLIC_BASE_URL, sign
-from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp
+from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp, post_signed
 
 pytestmark = pytest.mark.browser
 
@@ -165,6 +165,12 @@ def test_a_shift_from_sign_in_to_close(app, fake, chromium, live_server, make_us
         assert [(r["data"]["To"], r["data"]["Body"]) for r in fake.sent] == [(CALLER, REPLY)]
         page.reload()
         assert page.locator(".timeline li.message_out .badge").inner_text() == "accepted"
+        with app.app_context():
+            assert db.session.get(Case, case_id).first_response_at is None  # not left yet
+        # Twilio reports it delivered: only now does the case count as answered.
+        sid = fake.messages[0]["sid"]
+        assert post_signed(app.test_client(), "/twilio/sms/status",
+                           {"MessageSid": sid, "MessageStatus": "delivered"}).status_code == 204
 
         # A supervisor signs in elsewhere (enrolling an authenticator) and opens the case.
         other = theirs.new_page()
