@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade():
+    # Idempotent: a database stamped back to an earlier revision may have it already.
+    if "reply_failed" in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("cases")}:
+        return
     # A plain ADD COLUMN: a batch copy of ``cases`` on SQLite would drop the report
     # roll-up's triggers and the generated queue rank.
     op.add_column("cases", sa.Column("reply_failed", sa.Boolean(), nullable=False,

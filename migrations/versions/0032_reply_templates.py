@@ -18,6 +18,9 @@ depends_on = None
 
 
 def upgrade():
+    # Idempotent: a database stamped back to an earlier revision may have it already.
+    if sa.inspect(op.get_bind()).has_table("reply_templates"):
+        return
     op.create_table(
         "reply_templates",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -8,6 +8,7 @@ the migration before; then ``flask db upgrade`` runs (twice: it must be idempote
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 from flask_migrate import downgrade, stamp, upgrade
 from sqlalchemy import select, text
@@ -84,8 +85,10 @@ def test_old_contact_sections_move_into_contact_details_once(app):
     with app.app_context():
         stamp(revision=BEFORE)
         upgrade()
+        # Up to the head again (later migrations are idempotent too).
+        head = ScriptDirectory(app.extensions["migrate"].directory).get_current_head()
         assert db.session.execute(text("SELECT version_num FROM alembic_version")
-                                  ).scalar_one() == MIGRATION
+                                  ).scalar_one() == head
     assert _state(app, plain) == (["Please help, they took my passport."], "+380 67 123 4567")
     assert _state(app, both) == (["Write to me.\n\nAgain: write."],
                                  "Signal @kind_owl\ntg: @owl_2")
@@ -126,7 +129,9 @@ def test_a_body_no_key_opens_stops_the_upgrade_and_changes_nothing(app):
         first = db.session.execute(select(Interaction).order_by(Interaction.id).limit(1)
                                    ).scalar_one()
         assert first.body == "hello" + SECTION.format("+380671234567")  # rolled back
-        assert first.case.contact_details is None
+        # Raw SQL: the ORM's Case has columns of later migrations this schema lacks.
+        assert db.session.execute(text("SELECT contact_details FROM cases WHERE id = :id"),
+                                  {"id": first.case_id}).scalar_one() is None
         db.session.remove()
         db.session.execute(text("DELETE FROM interactions WHERE body = :body"),
                            {"body": foreign})
