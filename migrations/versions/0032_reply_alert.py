@@ -1,7 +1,7 @@
 """reply alert: a case whose staff reply did not leave says so on the queue
 
-Revision ID: 0031_reply_alert
-Revises: 0030_web_contact_section
+Revision ID: 0032_reply_alert
+Revises: 0031_user_timezone
 
 ``cases.reply_failed`` is kept by ``hotline/cases/reply_policy.py`` (failed, undelivered,
 not sent or unknown with no later reply that left); the queue row and the case page read
@@ -10,8 +10,8 @@ it without looking at the timeline.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0031_reply_alert"
-down_revision = "0030_web_contact_section"
+revision = "0032_reply_alert"
+down_revision = "0031_user_timezone"
 branch_labels = None
 depends_on = None
 

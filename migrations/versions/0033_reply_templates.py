@@ -1,7 +1,7 @@
 """reply templates: approved replies per language, and users who may send only them
 
-Revision ID: 0032_reply_templates
-Revises: 0031_reply_alert
+Revision ID: 0033_reply_templates
+Revises: 0032_reply_alert
 
 ``reply_templates`` holds a name and one encrypted text per language (ko, ru, uk, en);
 the starter set is added by ``hotline/cases/reply_templates.py`` (it needs the app's
@@ -11,8 +11,8 @@ the server refuse any reply that is not a template.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0032_reply_templates"
-down_revision = "0031_reply_alert"
+revision = "0033_reply_templates"
+down_revision = "0032_reply_alert"
 branch_labels = None
 depends_on = None
 
