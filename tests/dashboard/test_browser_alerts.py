@@ -118,7 +118,7 @@ def test_a_reply_draft_survives_a_refusal_an_expired_session_and_a_reload(
         assert page.locator("#reply-draft-restored").is_visible()
 
         page.get_by_role("button", name="Send reply by SMS").click()
-        assert page.get_by_text("Reply queued for sending.").is_visible()
+        assert page.get_by_text("Reply queued.").is_visible()
         assert page.get_by_label(REPLY_BOX).input_value() == ""
         page.reload()
         assert page.get_by_label(REPLY_BOX).input_value() == ""
