@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, abort, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
@@ -78,8 +79,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response | tuple[str, int]:
         if _wants_json() or request.blueprint not in STAFF_BLUEPRINTS:
-            return _respond(400, "The form expired or was not sent from this site. "
-                                 "Go back, reload the page and try again.")
+            return _respond(400, _("The form expired or was not sent from this site. "
+                                   "Go back, reload the page and try again."))
         return expired_form_page()
 
     @app.errorhandler(HTTPException)

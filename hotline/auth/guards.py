@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, jsonify, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline.cases.vocabularies import role_at_least
@@ -39,7 +40,7 @@ def staff_required(minimum_role: str = "staff") -> Callable:
                     return signed_out_json()
                 return redirect(url_for("auth.login", next=_way_back()))
             if not role_at_least(current_user.role, minimum_role):
-                abort(403, description="your role does not allow this page")
+                abort(403, description=_("your role does not allow this page"))
             return view(*args, **kwargs)
 
         return wrapper

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import pyotp
 import segno
+from flask_babel import gettext as _
 from sqlalchemy import or_, update
 
 from hotline.extensions import db
@@ -38,7 +39,7 @@ def qr_svg(uri: str) -> str:
     """The QR code of ``uri`` as inline SVG markup (drawn on the server, no script)."""
     code = segno.make(uri, error="m")
     return code.svg_inline(scale=5, dark="#000", light="#fff",
-                           title="QR code for your authenticator app")
+                           title=_("QR code to scan with your authenticator app"))
 
 
 def grouped(secret: str) -> str:

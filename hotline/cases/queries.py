@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, literal, select
 
 from hotline.cases import targets
@@ -195,7 +196,8 @@ def _choice(args: Mapping[str, str], name: str, allowed: Sequence[str]) -> str |
     if not value:
         return None
     if value not in allowed:
-        raise QueryError(f"unknown {name} {value[:40]!r}; choose one of {', '.join(allowed)}")
+        raise QueryError(_("unknown %(name)s %(value)s; choose one of %(allowed)s", name=name,
+                           value=repr(value[:40]), allowed=", ".join(allowed)))
     return value
 
 
@@ -300,10 +302,13 @@ def _bound(raw: str, name: str, *, end: bool, timestamps: bool) -> datetime:
         moment = (datetime.combine(date.fromisoformat(raw), time.min) if whole_day
                   else datetime.fromisoformat(raw))
     except ValueError:
-        hint = " or an ISO timestamp" if timestamps else ""
-        raise QueryError(f"'{name}' must be a date written YYYY-MM-DD{hint}") from None
+        raise QueryError(
+            _("'%(name)s' must be a date written YYYY-MM-DD or an ISO timestamp", name=name)
+            if timestamps else _("'%(name)s' must be a date written YYYY-MM-DD", name=name)
+        ) from None
     if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
-        raise QueryError(f"'{name}' must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+        raise QueryError(_("'%(name)s' must lie between %(earliest)s and %(latest)s", name=name,
+                           earliest=EARLIEST_DAY, latest=LATEST_DAY))
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     # A bare date means the whole day; the end of a range includes it.
     return moment + timedelta(days=1) if whole_day and end else moment
@@ -329,9 +334,9 @@ def parse_date_range(args: Mapping[str, str], names: tuple[str, str] = ("since",
         earliest = datetime.combine(EARLIEST_DAY, time.min, UTC)
         since = max(until - timedelta(days=default_days), earliest)
     if until <= since:
-        raise QueryError(f"'{last}' must not be before '{first}'")
+        raise QueryError(_("'%(last)s' must not be before '%(first)s'", last=last, first=first))
     if until - since > timedelta(days=MAX_RANGE_DAYS):
-        raise QueryError(f"the range may span at most {MAX_RANGE_DAYS} days")
+        raise QueryError(_("the range may span at most %(count)s days", count=MAX_RANGE_DAYS))
     return DateRange(since, until)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from hotline import staff_time
@@ -90,7 +91,8 @@ def _choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str
     if not value:
         return None
     if value not in allowed:
-        raise ReportInputError(f"unknown {name}; choose one of {', '.join(allowed)}")
+        raise ReportInputError(_("unknown %(name)s; choose one of %(allowed)s", name=name,
+                                 allowed=", ".join(allowed)))
     return value
 
 
@@ -140,7 +142,8 @@ def parse(args: Mapping[str, str], categories: tuple[str, ...],
         last = (shift[1] - timedelta(microseconds=1)).astimezone(tz).date()
     elif preset is not None:
         if preset not in PRESETS:
-            raise ReportInputError(f"unknown range; choose one of {', '.join(PRESETS)}")
+            raise ReportInputError(_("unknown range; choose one of %(allowed)s",
+                                     allowed=", ".join(str(name) for name in PRESETS.values())))
         first, last = preset_range(preset, today, lambda: _local_first(first_case_day(), tz))
     else:
         try:

@@ -7,7 +7,7 @@ import re
 import shutil
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
 from hotline.catalogues import (
@@ -22,15 +22,16 @@ from tests.conftest import ROOT
 
 TRANSLATED_LANGUAGES = ("ko", "ru", "uk")  # English is the source language
 FORMAT_ARGUMENT = re.compile(r"%\(\w+\)[sd]")
+# gettext's own names, the lazy ones and the marker for constants translated where shown.
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "N_": None}
 
 
 def _source_messages() -> set[str]:
-    """Every translatable string of the public pages, extracted as babel.cfg says."""
+    """Every translatable string (public and staff), extracted as babel.cfg says."""
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle, "babel.cfg")
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
     return {message for _, _, message, _, _ in extract_from_dir(
-        str(ROOT), method_map, options_map, keywords=keywords)}
+        str(ROOT), method_map, options_map, keywords=KEYWORDS)}
 
 
 def test_every_public_language_has_a_catalogue():
@@ -41,20 +42,36 @@ def test_every_public_language_has_a_catalogue():
 def test_catalogue_translates_every_public_string(lang):
     catalogue = load(TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po")
     missing = _source_messages() - {m.id for m in catalogue if m.id}
-    assert not missing, f"{lang}: strings in the source but not in the catalogue: {missing}"
+    assert not missing, (f"{lang}: strings in the source but not in the catalogue (run the "
+                         f"two pybabel commands of the README, then translate): {missing}")
     assert not untranslated(catalogue), f"{lang}: untranslated strings"
 
 
 @pytest.mark.parametrize("lang", TRANSLATED_LANGUAGES)
 def test_translations_keep_their_placeholders(lang):
     for message in load(TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"):
-        if message.id:
-            assert sorted(FORMAT_ARGUMENT.findall(message.id)) == sorted(
-                FORMAT_ARGUMENT.findall(message.string)), message.id
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = sorted(set(FORMAT_ARGUMENT.findall(ids[-1])))
+        for string in strings:
+            assert sorted(set(FORMAT_ARGUMENT.findall(string))) == wanted, message.id
 
 
-def test_the_source_holds_public_strings():
-    assert len(_source_messages()) > 40
+@pytest.mark.parametrize("lang", TRANSLATED_LANGUAGES)
+def test_plural_entries_have_every_form_of_the_language(lang):
+    catalogue = load(TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po")
+    plurals = [m for m in catalogue if isinstance(m.id, tuple)]
+    assert plurals, "the staff pages use ngettext"
+    for message in plurals:
+        assert len(message.string) == catalogue.num_plurals and all(message.string), message.id
+
+
+def test_the_source_holds_public_and_staff_strings():
+    messages = _source_messages()
+    assert len(messages) > 300
+    assert {"Leave this field empty", "Sign in", "Open backlog by age", "in progress"} <= messages
 
 
 def test_untranslated_and_fuzzy_entries_are_found(tmp_path):
