@@ -23,6 +23,8 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields import SelectField
@@ -144,12 +146,13 @@ def night_shift(zone: ZoneInfo, start_hour: int, end_hour: int,
 class TimezoneForm(FlaskForm):
     """The user's time zone; empty follows the ``HOTLINE_TIMEZONE`` default."""
 
-    timezone = SelectField("Time zone", validate_choice=True)
+    timezone = SelectField(_l("Time zone"), validate_choice=True)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         default = default_zone_name()
-        self.timezone.choices = [("", f"Default ({default})")] + [(n, n) for n in zone_names()]
+        self.timezone.choices = ([("", _("Default (%(zone)s)", zone=default))]
+                                 + [(n, n) for n in zone_names()])
 
 
 def timezone_form(user: User) -> TimezoneForm:
@@ -177,16 +180,17 @@ def set_timezone(user: User, name: str, *, actor: User) -> bool:
 def _save(user: User, actor: User) -> None:
     form = TimezoneForm()
     if not form.validate_on_submit():
-        flash("The time zone was not saved: choose one from the list.", "error")
+        flash(_("The time zone was not saved: choose one from the list."), "error")
         return
     try:
         changed = set_timezone(user, form.timezone.data or "", actor=actor)
     except ValueError:
-        flash("The time zone was not saved: choose one from the list.", "error")
+        flash(_("The time zone was not saved: choose one from the list."), "error")
         return
     db.session.commit()
     if changed:
-        flash(f"Time zone saved: times are shown in {zone_name_for(user)}.", "success")
+        flash(_("Time zone saved: times are shown in %(zone)s.", zone=zone_name_for(user)),
+              "success")
 
 
 @bp.post("/account/timezone")

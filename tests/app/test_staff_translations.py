@@ -71,6 +71,8 @@ def english_leftovers(page: str, data: tuple[str, ...] = ()) -> list[str]:
     placeholders and button values; the data (names, emails, and ``<code>``: keys,
     one-time passwords, tokens, header formats) is taken out first."""
     page = re.sub(r"<(script|style|code)\b.*?</\1>", " ", page, flags=re.S)
+    # Time-zone names (Europe/Kyiv, America/New_York) are IANA names, not UI text.
+    page = re.sub(r'<select id="timezone".*?</select>', " ", page, flags=re.S)
     readable = re.findall(r'(?:aria-label|title|placeholder|alt)="([^"]*)"', page)
     readable.append(re.sub(r"<[^>]+>", " ", page))
     text = html_lib.unescape(" ".join(readable))
