@@ -129,6 +129,11 @@ class Setting:
         return raw
 
 
+def at_least_one_minute(value: Any, _settings: Mapping[str, Any]) -> str | None:
+    """``UNATTENDED_AFTER_MINUTES`` must be a positive number of minutes."""
+    return None if value >= 1 else "UNATTENDED_AFTER_MINUTES must be at least 1"
+
+
 # ---- helpers the rows use ----------------------------------------------------------------
 
 def normalise_database_url(url: str) -> str:
@@ -477,7 +482,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESPONSE_TARGET_NORMAL_MINUTES", "int", 240,
             "target time to first response of a normal-urgency case"),
     Setting("UNATTENDED_AFTER_MINUTES", "int", 30,
-            "when an absent colleague's case becomes visible to all on duty", reserved=True),
+            "a case whose assignee has not been signed in for this many minutes (or is off "
+            "duty or deactivated) and whose caller wrote since the last staff action is "
+            "visible to, and claimable by, every staff member on duty",
+            checks=(at_least_one_minute,)),
     Setting("HOTLINE_TIMEZONE", "str", "UTC",
             "default time zone for staff (an IANA name, e.g. `Europe/Kyiv`); each user may "
             "choose their own", checks=(time_zone_name,)),

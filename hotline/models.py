@@ -149,6 +149,9 @@ class Caller(db.Model):
     cases: Mapped[list[Case]] = relationship(back_populates="caller", order_by="Case.id")
 
 
+UNATTENDED_WHERE = "awaiting_staff_since IS NOT NULL AND assigned_to_id IS NOT NULL"
+
+
 class Case(db.Model):
     """One contact thread with a caller, worked through the workflow."""
 
@@ -180,6 +183,9 @@ class Case(db.Model):
         Index("ix_cases_open_queue", "queue_rank", "created_at", "id", "assigned_to_id",
               "status", "urgency", "channel", "language", "category", "callback_needed",
               postgresql_where=text("queue_rank < 6"), sqlite_where=text("queue_rank < 6")),
+        # Migration 0030: the assigned cases with a caller waiting (the unattended rule).
+        Index("ix_cases_unattended", "assigned_to_id", "queue_rank", "created_at", "id",
+              postgresql_where=text(UNATTENDED_WHERE), sqlite_where=text(UNATTENDED_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -208,6 +214,9 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The caller's first contact since the last staff action (null: no one is waiting).
+    # Set by the intake, cleared by every staff action (hotline/cases/actions.py).
+    awaiting_staff_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Indexed by ix_cases_closed_report (migration 0016 dropped a duplicate).
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,14 +1,23 @@
 """What staff do to a case: claim, assign, status, classify, note, reply, callback, flag.
 
-Every action takes the case ``version`` the user's page was rendered with. When the
-case changed since, the action raises ``StaleCase`` naming who changed it and writes
-nothing; a race between two requests is caught the same way (``StaleDataError`` from
-the optimistic lock). Every action appends a timeline interaction with its author,
-sets ``Case.updated_by``, writes an audit event and commits.
+Conflicts only where there is one. An action that changes a piece of the case's state
+(the assignment, the status, the classification, the caller flag) takes ``seen``, that
+piece as the user's page showed it (``state_seen``), and is refused with ``StaleCase``,
+naming who changed it, when it changed since; without ``seen`` it falls back to the whole
+case ``version``. A note, a reply and a logged or placed call change none of it: they are
+never refused because the caller wrote or a colleague added a note. A race between two
+requests is still caught by the optimistic lock (``StaleDataError``): a state change is
+then refused, an action without state is simply run again on the fresh row. Every action
+appends a timeline interaction with its author, sets ``Case.updated_by``, clears
+``Case.awaiting_staff_since`` (a staff action answers the caller's wait), moves a ``new``
+case on when the work says so (``workflow.STATUS_ON_WORK``), writes an audit event and
+commits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +28,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import audit
 from hotline.cases import reply_policy, reply_templates, timeline
-from hotline.cases.access import can_assign_others, can_view
+from hotline.cases.access import can_assign_others, can_view, only_as_unattended
 from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
-from hotline.cases.workflow import RESOLUTIONS, TransitionError, check_transition
+from hotline.cases.workflow import (
+    OPEN_STATUSES,
+    RESOLUTIONS,
+    TransitionError,
+    check_transition,
+    status_after_work,
+)
 from hotline.channels.twilio import whatsapp
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
@@ -35,6 +50,8 @@ CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
 CALLER_CHANGE = "a new message from the caller"
 APPROVED_ONLY = ("You may send only approved replies: choose one in the list and leave the "
                  "text as it is. The refusal was logged.")
+UNATTENDED_CLAIM_FIRST = ("This case is assigned to a colleague who is away. Claim it first "
+                          "to work it.")
 UNSAFE_CONTACT = ("The caller said it is not safe to contact them. Confirm that this call "
                   "was necessary anyway to log it.")
 UNSAFE_CALL_BACK = ("The caller said it is not safe to contact them. Confirm that this call "
@@ -90,27 +107,103 @@ def describe_change(case: Case) -> str:
     return "someone else"
 
 
+# ---- what an action changes, as the page saw it ------------------------------------------
+
+def _assignment_state(case: Case) -> str:
+    return f"assigned:{case.assigned_to_id or ''}"
+
+
+def _status_state(case: Case) -> str:
+    return f"status:{case.status}"
+
+
+def _classification_state(case: Case) -> str:
+    fields = ("category", "caller_type", "affiliation", "urgency", "language")
+    return "classification:" + ",".join(getattr(case, name) or "" for name in fields)
+
+
+def _flag_state(case: Case) -> str:
+    return f"flag:{case.caller.flag or ''}"
+
+
+# The one table: which piece of the case each audited action changes. Actions missing here
+# (note, reply, callback, call back, interpreter) change none, so nothing makes them stale.
+STATE_OF_ACTION: dict[str, Callable[[Case], str]] = {
+    "case.claim": _assignment_state,
+    "case.assign": _assignment_state,
+    "case.status": _status_state,
+    "case.classify": _classification_state,
+    "caller.flag": _flag_state,
+}
+
+
+def state_seen(action: str, case: Case) -> str:
+    """What the page shows of the piece of ``case`` that ``action`` changes ("" if none),
+    to be posted back as ``seen``; an opaque short digest, never caller data."""
+    state = STATE_OF_ACTION.get(action)
+    if state is None:
+        return ""
+    return hashlib.sha256(state(case).encode()).hexdigest()[:16]
+
+
+def is_stale(action: str, case: Case, version: int | None, seen: str | None) -> bool:
+    """True when the piece of ``case`` that ``action`` changes is no longer what the page
+    showed (``seen``; without it, when the case ``version`` moved on at all)."""
+    if action not in STATE_OF_ACTION:
+        return False
+    if seen:
+        return not hmac.compare_digest(seen, state_seen(action, case))
+    return version is None or case.version != version
+
+
+def _system_status(case: Case, work: str) -> None:
+    """Move a ``new`` case on when ``work`` says so, as the system's timeline entry."""
+    target = status_after_work(case.status, work)
+    if target is None:
+        return
+    meta = timeline.status_change_meta(case.status, target, reason="work")
+    case.status = target
+    db.session.add(Interaction(case=case, kind="status_change", meta=meta, author_id=None,
+                               created_at=utcnow()))
+
+
 def _apply(case: Case, actor: User, version: int | None, action: str,
-           change: Callable[[], dict[str, Any]]) -> None:
-    """Check access and version, run ``change``, then stamp, audit and commit."""
+           change: Callable[[], dict[str, Any]], *, seen: str | None = None,
+           work: str | None = None, retry: bool = False) -> None:
+    """Check access and staleness, run ``change``, then stamp, audit and commit.
+
+    ``work`` names what was done for ``workflow.STATUS_ON_WORK``. ``retry``: a change
+    that only writes rows (nothing leaves the building) is run once more when a
+    concurrent write won the optimistic lock; a state change never is.
+    """
     if not can_view(actor, case):
         raise NotAllowed("this case is not yours")
-    if version is None or case.version != version:
-        raise StaleCase(describe_change(case))
-    try:
-        detail = change()
-        case.updated_by_id = actor.id
-        case.updated_at = utcnow()
-        db.session.flush()
-        audit.record(action, actor=actor, case=case, detail=detail)
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        db.session.refresh(case)
-        raise StaleCase(describe_change(case)) from None
-    except ActionError:
-        db.session.rollback()
-        raise
+    if action != "case.claim" and only_as_unattended(actor, case):
+        raise NotAllowed(UNATTENDED_CLAIM_FIRST)
+    for attempt in (1, 2):
+        if is_stale(action, case, version, seen):
+            raise StaleCase(describe_change(case))
+        try:
+            detail = change()
+            if work is not None:
+                _system_status(case, work)
+            case.updated_by_id = actor.id
+            case.updated_at = utcnow()
+            case.awaiting_staff_since = None
+            db.session.flush()
+            audit.record(action, actor=actor, case=case, detail=detail)
+            db.session.commit()
+            return
+        except StaleDataError:
+            db.session.rollback()
+            db.session.refresh(case)
+            if not retry or action in STATE_OF_ACTION or attempt == 2:
+                raise StaleCase(describe_change(case)) from None
+            if not can_view(actor, case):
+                raise NotAllowed("this case is not yours") from None
+        except ActionError:
+            db.session.rollback()
+            raise
 
 
 def _timeline(case: Case, actor: User, kind: str, meta: Mapping[str, Any],
@@ -132,12 +225,17 @@ def _set_assignee(case: Case, actor: User, assignee: User | None) -> dict[str, A
     return {"from": meta["from"], "to": meta["to"]}
 
 
-def claim(case: Case, actor: User, version: int | None) -> None:
-    """Assign ``case`` to ``actor``."""
-    _apply(case, actor, version, "case.claim", lambda: _set_assignee(case, actor, actor))
+def claim(case: Case, actor: User, version: int | None, *, seen: str | None = None) -> None:
+    """Assign ``case`` to ``actor`` (a ``new`` case is then in progress).
+
+    Staff on duty may claim a colleague's unattended case (``access.is_unattended``).
+    """
+    _apply(case, actor, version, "case.claim", lambda: _set_assignee(case, actor, actor),
+           seen=seen, work="claim")
 
 
-def assign(case: Case, actor: User, version: int | None, assignee_id: int | None) -> None:
+def assign(case: Case, actor: User, version: int | None, assignee_id: int | None, *,
+           seen: str | None = None) -> None:
     """Assign ``case`` to a user (or to nobody). Staff may only take or release their own."""
     def change() -> dict[str, Any]:
         assignee = None
@@ -152,11 +250,11 @@ def assign(case: Case, actor: User, version: int | None, assignee_id: int | None
                 raise NotAllowed("only supervisors assign cases to others")
         return _set_assignee(case, actor, assignee)
 
-    _apply(case, actor, version, "case.assign", change)
+    _apply(case, actor, version, "case.assign", change, seen=seen)
 
 
 def change_status(case: Case, actor: User, version: int | None, target: str,
-                  resolution: str | None = None) -> None:
+                  resolution: str | None = None, *, seen: str | None = None) -> None:
     """Move ``case`` through an allowed transition; closing needs a resolution."""
     def change() -> dict[str, Any]:
         try:
@@ -176,7 +274,7 @@ def change_status(case: Case, actor: User, version: int | None, target: str,
         _timeline(case, actor, "status_change", meta)
         return dict(meta)
 
-    _apply(case, actor, version, "case.status", change)
+    _apply(case, actor, version, "case.status", change, seen=seen)
 
 
 def classification_vocabularies() -> dict[str, tuple[str, ...]]:
@@ -186,8 +284,11 @@ def classification_vocabularies() -> dict[str, tuple[str, ...]]:
 
 
 def classify(case: Case, actor: User, version: int | None,
-             values: Mapping[str, str | None]) -> None:
-    """Set classification fields; an empty value clears a field (urgency cannot be empty)."""
+             values: Mapping[str, str | None], *, seen: str | None = None) -> None:
+    """Set classification fields; an empty value clears a field (urgency cannot be empty).
+
+    A ``new`` case is triaged by it.
+    """
     vocabularies = classification_vocabularies()
 
     def change() -> dict[str, Any]:
@@ -210,7 +311,7 @@ def classify(case: Case, actor: User, version: int | None,
                   timeline.classification_change_meta(changes))
         return {"changes": changes}
 
-    _apply(case, actor, version, "case.classify", change)
+    _apply(case, actor, version, "case.classify", change, seen=seen, work="classify")
 
 
 def _text(body: str | None, limit: int, what: str) -> str:
@@ -230,7 +331,7 @@ def add_note(case: Case, actor: User, version: int | None, body: str | None) -> 
         _timeline(case, actor, "note", {}, body=text)
         return {"length": len(text)}
 
-    _apply(case, actor, version, "case.note", change)
+    _apply(case, actor, version, "case.note", change, retry=True)
 
 
 def reply(case: Case, actor: User, version: int | None, body: str | None, *,
@@ -271,12 +372,13 @@ def reply(case: Case, actor: User, version: int | None, body: str | None, *,
         refusal = reply_policy.queue_refusal(case)
         if refusal is not None:
             raise InvalidAction(refusal)
+        sent.clear()
         interaction = outbox.store_outgoing(case, text, actor)
         sent.append(interaction)
         return {"interaction_id": interaction.id, "channel": interaction.channel,
                 "length": len(text)}
 
-    _apply(case, actor, version, "case.reply", change)
+    _apply(case, actor, version, "case.reply", change, work="reply", retry=True)
     return sent[0]
 
 
@@ -359,7 +461,7 @@ def log_callback(case: Case, actor: User, version: int | None, outcome: str,
             detail["unsafe_contact_confirmed"] = True
         return detail
 
-    _apply(case, actor, version, "case.callback", change)
+    _apply(case, actor, version, "case.callback", change, retry=True)
 
 
 def call_back(case: Case, actor: User, version: int | None, *,
@@ -421,7 +523,8 @@ def add_interpreter(case: Case, actor: User, interpreter_id: int | None) -> Inte
     return made[0]
 
 
-def flag_caller(case: Case, actor: User, version: int | None, flag: str | None) -> None:
+def flag_caller(case: Case, actor: User, version: int | None, flag: str | None, *,
+                seen: str | None = None) -> None:
     """Flag the case's caller hostile or blocked, or clear the flag."""
     value = flag or None
     if value is not None and value not in CALLER_FLAGS:
@@ -437,12 +540,54 @@ def flag_caller(case: Case, actor: User, version: int | None, flag: str | None) 
                   timeline.classification_change_meta(changes))
         return {"caller_id": case.caller_id, "changes": changes}
 
-    _apply(case, actor, version, "caller.flag", change)
+    _apply(case, actor, version, "caller.flag", change, seen=seen)
+
+
+# A handover that loses the optimistic lock to a caller's message (or a colleague) runs
+# again on fresh rows, at most this many times in all.
+HANDOVER_ATTEMPTS = 3
+
+
+def end_shift(actor: User) -> int:
+    """End ``actor``'s shift: hand their open cases back to the team queue, go off duty.
+
+    Each case becomes unassigned with a handover entry on its timeline (an assignment by
+    ``actor`` with ``reason="shift_end"``) and a ``case.handover`` audit event; the roster
+    then shows ``actor`` off duty (``shift.end``, with the count). One transaction: all
+    of it or none. Returns how many cases were handed back.
+    """
+    for attempt in range(1, HANDOVER_ATTEMPTS + 1):
+        try:
+            cases = db.session.execute(
+                select(Case).where(Case.assigned_to_id == actor.id,
+                                   Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
+            ).scalars().all()
+            now = utcnow()
+            for case in cases:
+                meta = timeline.assignment_meta(actor, None, reason="shift_end")
+                case.assigned_to = None
+                case.updated_by_id = actor.id
+                case.updated_at = now
+                _timeline(case, actor, "assignment", meta)
+                db.session.flush()
+                audit.record("case.handover", actor=actor, case=case,
+                             detail={"from": actor.id, "to": None, "reason": "shift_end"})
+            actor.on_duty = False
+            audit.record("shift.end", actor=actor,
+                         detail={"user_id": actor.id, "handed_back": len(cases)})
+            db.session.commit()
+            return len(cases)
+        except StaleDataError:
+            db.session.rollback()
+            if attempt == HANDOVER_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 __all__ = [
     "CALLBACK_OUTCOMES", "MAX_NOTE_LENGTH", "RESOLUTIONS",
     "ActionError", "InvalidAction", "NotAllowed", "StaleCase", "TransitionRefused",
     "add_note", "assign", "change_status", "claim", "classify", "classification_vocabularies",
-    "describe_change", "flag_caller", "log_callback", "reply", "retry_reply",
+    "describe_change", "end_shift", "flag_caller", "is_stale", "log_callback", "reply",
+    "retry_reply", "state_seen",
 ]

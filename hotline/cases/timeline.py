@@ -204,8 +204,8 @@ class ClassificationChangeMeta(TypedDict, total=False):
 
 
 AssignmentMeta = TypedDict("AssignmentMeta", {
-    "from": int | None, "to": int | None, "from_name": str | None, "to_name": str | None},
-    total=False)
+    "from": int | None, "to": int | None, "from_name": str | None, "to_name": str | None,
+    "reason": str}, total=False)
 
 
 class CallbackMeta(TypedDict, total=False):
@@ -306,12 +306,19 @@ def classification_change_meta(changes: Mapping[str, list[str | None]]
     return ClassificationChangeMeta(changes={k: list(v) for k, v in changes.items()})
 
 
-def assignment_meta(before: Any, after: Any) -> AssignmentMeta:
-    """Meta of an assignment: ids and display names of the previous and new assignee."""
-    return AssignmentMeta({
+def assignment_meta(before: Any, after: Any, *, reason: str | None = None) -> AssignmentMeta:
+    """Meta of an assignment: ids and display names of the previous and new assignee.
+
+    ``reason`` when it was not a plain choice: ``shift_end`` when the assignee ended
+    their shift and the case went back to the team queue (the handover).
+    """
+    meta = AssignmentMeta({
         "from": before.id if before else None, "to": after.id if after else None,
         "from_name": before.display_name if before else None,
         "to_name": after.display_name if after else None})
+    if reason is not None:
+        meta["reason"] = reason
+    return meta
 
 
 def callback_meta(*, outcome: str, at: datetime, unsafe_confirmed: bool = False
@@ -548,7 +555,8 @@ KINDS: dict[str, EntryKind] = {kind.name: kind for kind in (
                     "resolution": is_code_or_none, "reason": is_code_word}),
     EntryKind("classification_change", _l("Classification change"),
               keep={"changes": is_changes, "reason": is_code_word, "rule": is_code_word}),
-    EntryKind("assignment", _l("Assignment"), keep={"from": is_id, "to": is_id},
+    EntryKind("assignment", _l("Assignment"),
+              keep={"from": is_id, "to": is_id, "reason": is_code_word},
               present=_present_assignment, user_keys=("from", "to")),
     EntryKind("callback", _l("Callback"), shows_body=True,
               keep={"outcome": is_code_word, "at": is_moment, "unsafe_confirmed": is_flag,

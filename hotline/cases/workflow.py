@@ -14,14 +14,21 @@ RESOLUTIONS = (
     "hoax",
 )
 
-# The only allowed manual transitions. A closed case may be reopened by staff.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"triaged", "in_progress", "closed"}),
-    "triaged": frozenset({"in_progress", "waiting", "closed"}),
-    "in_progress": frozenset({"waiting", "closed"}),
-    "waiting": frozenset({"in_progress", "closed"}),
-    "closed": frozenset({"in_progress"}),
+# The only allowed manual transitions, each row in the order staff are offered them: the
+# natural next status first, closing last (a status menu never defaults to closing). A
+# closed case may be reopened by staff.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("triaged", "in_progress", "closed"),
+    "triaged": ("in_progress", "waiting", "closed"),
+    "in_progress": ("waiting", "closed"),
+    "waiting": ("in_progress", "closed"),
+    "closed": ("in_progress",),
 }
+
+# The status follows the work: doing one of these to a ``new`` case moves it on, as the
+# system's own change on the timeline (``reason="work"``). Claiming or replying means
+# someone is working it; classifying alone means it was triaged.
+STATUS_ON_WORK = {"claim": "in_progress", "reply": "in_progress", "classify": "triaged"}
 
 # Where a case goes when the caller writes again: a closed case inside the reopen
 # window and a case waiting for the caller both need staff attention again.
@@ -34,7 +41,18 @@ class TransitionError(ValueError):
 
 def can_transition(current: str, target: str) -> bool:
     """True when the table allows ``current`` → ``target``."""
-    return target in TRANSITIONS.get(current, frozenset())
+    return target in TRANSITIONS.get(current, ())
+
+
+def next_statuses(current: str) -> tuple[str, ...]:
+    """The statuses ``current`` may move to, the natural next one first."""
+    return TRANSITIONS.get(current, ())
+
+
+def status_after_work(current: str, work: str) -> str | None:
+    """The status a ``current`` case moves to when staff do ``work`` to it, if any."""
+    target = STATUS_ON_WORK.get(work) if current == "new" else None
+    return target if target is not None and can_transition(current, target) else None
 
 
 def check_transition(current: str, target: str, resolution: str | None = None) -> None:

@@ -31,7 +31,7 @@ from hotline.cases import actions, reply_policy, reply_templates
 from hotline.cases.queries import valid_id
 from hotline.cases.timeline import CALLBACK_OUTCOMES
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGE_NAMES
-from hotline.cases.workflow import RESOLUTIONS, TRANSITIONS
+from hotline.cases.workflow import RESOLUTIONS, next_statuses
 from hotline.channels.twilio import calls, whatsapp
 from hotline.dashboard.forms import VersionedForm, label, options
 from hotline.models import Case, User
@@ -63,6 +63,9 @@ class ActionSpec:
     min_role: str = "staff"
     # Fills the form's choices; ``fresh`` (no posted data) also pre-selects current values.
     setup: Setup = _no_setup
+    # The audited action whose piece of the case this changes (``actions.STATE_OF_ACTION``);
+    # "" for one that changes none and so is never stale.
+    changes: str = ""
 
     @property
     def fragment(self) -> str:
@@ -87,7 +90,8 @@ def _setup_assign(form: AssignForm, case: Case, context: FormContext, fresh: boo
 
 def _assign(case: Case, actor: User, form: AssignForm) -> None:
     target = form.assignee.data
-    actions.assign(case, actor, form.version.data, int(target) if target else None)
+    actions.assign(case, actor, form.version.data, int(target) if target else None,
+                   seen=form.seen.data or None)
 
 
 # ---- status ---------------------------------------------------------------------------------
@@ -100,13 +104,13 @@ class StatusForm(VersionedForm):
 
 
 def _setup_status(form: StatusForm, case: Case, context: FormContext, fresh: bool) -> None:
-    targets = sorted(TRANSITIONS.get(case.status, ()))
+    targets = next_statuses(case.status)
     form.status.choices = options([(s, label(s)) for s in targets])
 
 
 def _status(case: Case, actor: User, form: StatusForm) -> None:
     actions.change_status(case, actor, form.version.data, form.status.data,
-                          form.resolution.data or None)
+                          form.resolution.data or None, seen=form.seen.data or None)
 
 
 # ---- classify -------------------------------------------------------------------------------
@@ -133,7 +137,8 @@ def _setup_classify(form: ClassifyForm, case: Case, context: FormContext, fresh:
 def _classify(case: Case, actor: User, form: ClassifyForm) -> None:
     fields = actions.classification_vocabularies()
     actions.classify(case, actor, form.version.data,
-                     {f: getattr(form, f).data or None for f in fields})
+                     {f: getattr(form, f).data or None for f in fields},
+                     seen=form.seen.data or None)
 
 
 # ---- note, reply ------------------------------------------------------------------------------
@@ -283,17 +288,20 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
                _l("The line is ringing the interpreter; they join the call when they "
                   "answer."), setup=_setup_interpreter),
     ActionSpec("claim", ClaimForm, lambda case, actor, form: actions.claim(
-        case, actor, form.version.data), _l("You took the case.")),
-    ActionSpec("assign", AssignForm, _assign, _l("Assignment changed."), setup=_setup_assign),
-    ActionSpec("status", StatusForm, _status, _l("Status changed."), setup=_setup_status),
+        case, actor, form.version.data, seen=form.seen.data or None),
+        _l("You took the case."), changes="case.claim"),
+    ActionSpec("assign", AssignForm, _assign, _l("Assignment changed."), setup=_setup_assign,
+               changes="case.assign"),
+    ActionSpec("status", StatusForm, _status, _l("Status changed."), setup=_setup_status,
+               changes="case.status"),
     ActionSpec("classify", ClassifyForm, _classify, _l("Classification saved."),
-               setup=_setup_classify),
+               setup=_setup_classify, changes="case.classify"),
     ActionSpec("note", NoteForm, lambda case, actor, form: actions.add_note(
         case, actor, form.version.data, form.body.data), _l("Note added.")),
     ActionSpec("callback", CallbackForm, _callback, _l("Callback attempt logged.")),
     ActionSpec("flag", FlagForm, lambda case, actor, form: actions.flag_caller(
-        case, actor, form.version.data, form.flag.data or None), _l("Caller flag saved."),
-        setup=_setup_flag),
+        case, actor, form.version.data, form.flag.data or None, seen=form.seen.data or None),
+        _l("Caller flag saved."), setup=_setup_flag, changes="caller.flag"),
 )}
 
 
@@ -305,4 +313,12 @@ def build_form(name: str, case: Case, context: FormContext,
     spec.setup(form, case, context, formdata is None)
     if formdata is None or form.version.data is None:
         form.version.data = case.version
+    if formdata is None:
+        form.seen.data = actions.state_seen(spec.changes, case)
     return form
+
+
+def mark_current(form: VersionedForm, name: str, case: Case) -> None:
+    """Make a (refused) form carry the case as it is now, so a deliberate retry works."""
+    form.version.data, form.version.raw_data = case.version, None
+    form.seen.data, form.seen.raw_data = actions.state_seen(ACTIONS[name].changes, case), None

@@ -17,7 +17,12 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
 from hotline.cases import queries, targets
-from hotline.cases.access import sees_all, visible_condition
+from hotline.cases.access import (
+    is_unattended,
+    sees_all,
+    unattended_condition,
+    visible_condition,
+)
 from hotline.cases.ordering import CLOSED_RANK_MIN
 from hotline.cases.queries import STATUS_FILTERS, CaseFilter, QueryError, rank_band, valid_id
 from hotline.cases.timeline import CALLER_KINDS
@@ -29,10 +34,12 @@ PAGE_SIZE = 50
 PREVIEW_CHARS = 80
 # Delivery states of a staff reply that did not leave: such a reply answers nobody.
 UNSENT_STATES = ("queued", "sending", "not_sent", "unknown", "failed", "undelivered")
-VIEWS = ("queue", "callbacks")
+# ``unattended``: colleagues' cases a caller waits on while they are away (cases.access).
+VIEWS = ("queue", "callbacks", "unattended")
 # The sort key of each view, as the cursor codec's layout.
 CURSOR_LAYOUT: dict[str, tuple[type, ...]] = {"queue": (int, datetime, int),
-                                              "callbacks": (datetime, int)}
+                                              "callbacks": (datetime, int),
+                                              "unattended": (int, datetime, int)}
 QueueRequestError = QueryError
 
 __all__ = ["PAGE_SIZE", "STATUS_FILTERS", "QueueQuery", "QueueRequestError", "valid_id"]
@@ -67,7 +74,7 @@ def parse_query(args: MultiDict) -> QueueQuery:
 def encode_cursor(case: Case, view: str) -> str:
     """The opaque cursor pointing just after ``case``."""
     key: list[Any] = [case.created_at, case.id]
-    if view == "queue":
+    if view != "callbacks":
         key.insert(0, case.queue_rank)
     return queries.encode_cursor(key)
 
@@ -81,6 +88,8 @@ def _filtered(query: QueueQuery, user: User) -> Select:
     stmt = select(Case).where(*query.conditions(user))
     if query.view == "callbacks":
         stmt = stmt.where(Case.callback_needed.is_(True), Case.queue_rank < CLOSED_RANK_MIN)
+    elif query.view == "unattended":
+        stmt = stmt.where(unattended_condition())
     return stmt
 
 
@@ -201,6 +210,19 @@ def messages_on_own_cases(user: User, last_id: int) -> tuple[int, int]:
 def latest_interaction_id() -> int:
     """The highest timeline entry id (the poller counts caller messages after it)."""
     return int(db.session.execute(select(func.max(Interaction.id))).scalar() or 0)
+
+
+def unattended_count(user: User) -> int:
+    """How many unattended cases ``user`` can see (read through ``ix_cases_unattended``)."""
+    return db.session.execute(
+        select(func.count()).select_from(Case)
+        .where(unattended_condition(), visible_condition(user))
+    ).scalar_one()
+
+
+def unattended_ids(cases: list[Case]) -> set[int]:
+    """The cases of a page that are unattended (marked in the queue)."""
+    return {case.id for case in cases if is_unattended(case)}
 
 
 def latest_case_id() -> int:

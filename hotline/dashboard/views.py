@@ -1,7 +1,8 @@
 """Dashboard routes: thin views over ``dashboard.queue`` and ``cases.actions``.
 
 A case the user may not see answers 404 exactly like a reference that does not
-exist. Every case page shown is audited as ``case.view``.
+exist (a styled page with the way back to the queue). Every case page shown is audited
+as ``case.view``. ``POST /dashboard/shift/end`` ends the user's shift (``actions.end_shift``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -30,7 +32,15 @@ from sqlalchemy.orm import joinedload
 from hotline import audit
 from hotline.auth.guards import staff_required
 from hotline.cases import actions, queries, reply_policy, timeline
-from hotline.cases.access import can_assign_others, can_reveal, can_view, visible_condition
+from hotline.cases.access import (
+    can_assign_others,
+    can_reveal,
+    can_view,
+    only_as_unattended,
+    sees_all,
+    sees_unattended,
+    visible_condition,
+)
 from hotline.cases.references import format_reference, parse_reference
 from hotline.cases.vocabularies import CHANNELS, LANGUAGE_NAMES, LANGUAGES, role_at_least
 from hotline.cases.workflow import STATUSES
@@ -38,8 +48,8 @@ from hotline.channels import attachments
 from hotline.channels.twilio import calls
 from hotline.crypto import mask_contact, mask_number
 from hotline.dashboard import queue as queue_mod
-from hotline.dashboard.actions import ACTIONS, FormContext, build_form
-from hotline.dashboard.forms import RevealForm, label
+from hotline.dashboard.actions import ACTIONS, FormContext, build_form, mark_current
+from hotline.dashboard.forms import EndShiftForm, RevealForm, label
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
 from hotline.messaging import recordings
@@ -86,6 +96,10 @@ def queue() -> Any:
     return render_template(
         "dashboard/queue.html", cases=cases, query=query, next_cursor=next_cursor,
         triage=queue_mod.triage(cases, utcnow(), current_app.config),
+        unattended=queue_mod.unattended_ids(cases),
+        unattended_count=queue_mod.unattended_count(current_user),
+        sees_unattended=sees_unattended(current_user) or sees_all(current_user),
+        end_shift_form=EndShiftForm(formdata=None),
         on_call=calls.on_call_with(case.id for case in cases),
         call_back_off=calls.line_refusal() or calls.roster_refusal(current_user),
         new_count=queue_mod.new_count(current_user), latest_id=queue_mod.latest_case_id(),
@@ -137,10 +151,14 @@ def actions_vocabulary(name: str) -> tuple[str, ...]:
 
 
 def load_case(reference: str) -> Case:
-    """The case for a typed reference, or 404 when absent or not visible to the user."""
+    """The case for a typed reference, or 404 when absent or not visible to the user.
+
+    Both answer the same styled page: it tells nothing of whether the case exists.
+    """
     case = queries.find_case(reference)
     if case is None or not can_view(current_user, case):
-        abort(404, description="No case with that reference.")
+        page = render_template("dashboard/not_found.html")
+        abort(make_response(page, 404))
     return case
 
 
@@ -224,14 +242,17 @@ def render_case(case: Case, *, posted: str | None = None, error: str | None = No
     for name in ACTIONS:
         form = build_form(name, case, context,
                           formdata=request.form if name == posted else None)
-        # Always the current version: a refused stale edit can be retried deliberately.
-        form.version.data, form.version.raw_data = case.version, None
+        # Always the case as it is now: a refused stale edit can be retried deliberately.
+        mark_current(form, name, case)
         forms[name] = form
+    unattended_only = only_as_unattended(current_user, case)
     entries = case_timeline(case)
     html = render_template(
         "dashboard/case.html", case=case, timeline=entries, others=others, forms=forms,
         actions=[spec for spec in ACTIONS.values()
-                 if role_at_least(current_user.role, spec.min_role)],
+                 if role_at_least(current_user.role, spec.min_role)
+                 and (spec.name == "claim" or not unattended_only)],
+        unattended_only=unattended_only,
         caller=caller_told_us(case, revealed), revealed=revealed, error=error,
         may_reveal=can_reveal(current_user),
         reveal_form=RevealForm(formdata=None), statuses=STATUSES,
@@ -289,7 +310,8 @@ def case_action(reference: str, action: str) -> Any:
     form = build_form(action, case, FormContext(assignable=_assignable()),
                       formdata=request.form)
     if not form.validate():
-        if form.version.data is not None and form.version.data != case.version:
+        if spec.changes and form.version.data is not None and actions.is_stale(
+                spec.changes, case, form.version.data, form.seen.data or None):
             stale = actions.StaleCase(actions.describe_change(case))
             return case_view(case, posted=action, error=stale.message, status=409)
         return case_view(case, posted=action, error=_form_error(form), status=400)
@@ -302,6 +324,19 @@ def case_action(reference: str, action: str) -> Any:
     flash(str(spec.success), "success")
     flash(action, "sent")  # staff.js forgets this action's draft (no text, only its name)
     return redirect(url_for(".case_page", reference=case.display_reference), code=303)
+
+
+@bp.post("/shift/end")
+@staff_required("staff")
+def end_shift() -> Any:
+    """End my shift: my open cases go back to the team queue, I go off duty (audited)."""
+    form = EndShiftForm()
+    if not form.validate_on_submit():
+        abort(400, description="The form was incomplete.")
+    count = actions.end_shift(current_user)
+    flash(_("Shift ended: %(count)d of your cases went back to the team queue, each with a "
+            "handover note. You are off duty.", count=count), "success")
+    return redirect(url_for(".queue"), code=303)
 
 
 def _entry_of(case: Case, interaction_id: int, kind: str) -> Interaction:

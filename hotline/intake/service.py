@@ -42,7 +42,9 @@ from sqlalchemy import (
     TextualSelect,
     bindparam,
     column,
+    func,
     insert,
+    literal,
     select,
     text,
     type_coerce,
@@ -54,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from hotline.cases import keywords
 from hotline.cases.references import format_reference, new_reference
 from hotline.cases.timeline import (
+    CALLER_KINDS,
     INTERACTION_KINDS,
     classification_change_meta,
     status_change_meta,
@@ -63,7 +66,7 @@ from hotline.cases.workflow import OPEN_STATUSES, STATUS_ON_CALLER_CONTACT
 from hotline.crypto import address_index, cipher, normalise_address
 from hotline.extensions import db
 from hotline.logging_setup import log_event
-from hotline.models import Caller, Case, Interaction, utcnow
+from hotline.models import Caller, Case, Interaction, UTCDateTime, utcnow
 
 ADDRESS_KIND_FOR_CHANNEL = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp",
                             "telegram": "telegram", "web": "web"}
@@ -203,7 +206,8 @@ def receive(
             return again()
         preferred = _update_caller(caller, name, language)
         result, pending = _open_case_for(caller, preferred, channel, language,
-                                         fallback_language, now, combined=combined)
+                                         fallback_language, now, combined=combined,
+                                         waiting=kind in CALLER_KINDS)
         result.auto_reply_due = (auto_reply_every is not None
                                  and caller.last_auto_reply_at == now)
         result.meta = dict(meta or {})
@@ -323,7 +327,7 @@ _LATEST_CASE = (select(CASES.c.id, CASES.c.reference, CASES.c.status, CASES.c.la
 _CASE_INSERT = _upsert(
     CASES,
     ("reference", "caller_id", "channel", "status", "urgency", "language", "version",
-     "callback_needed", "created_at", "updated_at"),
+     "callback_needed", "created_at", "updated_at", "awaiting_staff_since"),
     "reference", "DO NOTHING", ("id",),
 )
 _INTERACTION_INSERT = insert(INTERACTIONS).returning(INTERACTIONS.c.id)
@@ -343,23 +347,27 @@ def _message_binds(*names: tuple[str, Any]) -> list[Any]:
 
 _NEW_CASE_MESSAGE = text(
     "WITH written AS (INSERT INTO cases (reference, caller_id, channel, status, urgency, "
-    "language, version, callback_needed, created_at, updated_at) VALUES (:reference, "
-    ":caller_id, :channel, 'new', 'normal', :language, 1, false, :now, :now) "
+    "language, version, callback_needed, created_at, updated_at, awaiting_staff_since) "
+    "VALUES (:reference, :caller_id, :channel, 'new', 'normal', :language, 1, false, :now, "
+    ":now, :awaiting) "
     "ON CONFLICT (reference) DO NOTHING RETURNING id) "
     "INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, created_at, "
     "send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, :now, 0 "
     "FROM written RETURNING case_id, id",
 ).bindparams(*_message_binds(("reference", CASES.c.reference.type),
                              ("caller_id", CASES.c.caller_id.type),
-                             ("language", CASES.c.language.type)))
+                             ("language", CASES.c.language.type),
+                             ("awaiting", CASES.c.awaiting_staff_since.type)))
 # A message joining an open case that changes nothing else (the common repeat message).
 _TOUCH_CASE_MESSAGE = text(
-    "WITH written AS (UPDATE cases SET updated_at = :now, version = version + 1 "
+    "WITH written AS (UPDATE cases SET updated_at = :now, version = version + 1, "
+    "awaiting_staff_since = COALESCE(awaiting_staff_since, :awaiting) "
     "WHERE id = :case_id RETURNING id) "
     "INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, created_at, "
     "send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, :now, 0 "
     "FROM written RETURNING case_id, id",
-).bindparams(*_message_binds(("case_id", CASES.c.id.type)))
+).bindparams(*_message_binds(("case_id", CASES.c.id.type),
+                             ("awaiting", CASES.c.awaiting_staff_since.type)))
 # Writes the case and inserts the message; returns (case id, interaction id).
 Pending = Callable[[dict[str, Any]], tuple[int, int]]
 
@@ -419,14 +427,20 @@ def _update_caller(caller: Row, name: str | None, language: str | None) -> str |
 
 def _open_case_for(caller: Row, preferred: str | None, channel: str, language: str | None,
                    fallback_language: str | None, now: datetime,
-                   combined: bool = False) -> tuple[IntakeResult, Pending | None]:
+                   combined: bool = False, *, waiting: bool
+                   ) -> tuple[IntakeResult, Pending | None]:
     """The caller's open case, a recently closed one reopened, or a new case.
 
     With ``combined`` (PostgreSQL) a new case, or an open case the message only touches,
     is written together with the message: the second value then does both (the result's
     ``case_id`` is 0 for a new case until then). A caller the upsert just created has
     no case to look up.
+
+    ``waiting``: the contact is the caller's, so the case awaits staff from now on unless
+    it already did (``Case.awaiting_staff_since``, the unattended rule); set in the same
+    statement that writes the case, never in one more.
     """
+    awaiting = now if waiting else None
     if combined and caller.inserted:
         latest = None
     else:
@@ -447,11 +461,11 @@ def _open_case_for(caller: Row, preferred: str | None, channel: str, language: s
         case_language = language or preferred or fallback_language
         if combined:
             reference = new_reference()
-            pending = _new_case_message(reference, caller.id, case_language)
+            pending = _new_case_message(reference, caller.id, case_language, awaiting)
             return IntakeResult(0, None, created=True, case_opened=True,
                                 reference=format_reference(reference),
                                 language=case_language, **state), pending
-        case_id, reference = _new_case(caller.id, channel, case_language, now)
+        case_id, reference = _new_case(caller.id, channel, case_language, now, waiting)
         return IntakeResult(case_id, None, created=True, case_opened=True,
                             reference=format_reference(reference), language=case_language,
                             **state), None
@@ -466,24 +480,29 @@ def _open_case_for(caller: Row, preferred: str | None, channel: str, language: s
         case_id = latest.id
 
         def touch(values: dict[str, Any]) -> tuple[int, int]:
-            row = db.session.execute(_TOUCH_CASE_MESSAGE, {**values, "case_id": case_id}).one()
+            row = db.session.execute(_TOUCH_CASE_MESSAGE, {
+                **values, "case_id": case_id, "awaiting": awaiting}).one()
             return row[0], row[1]
 
         return result, touch
+    if waiting:
+        changes["awaiting_staff_since"] = func.coalesce(CASES.c.awaiting_staff_since,
+                                                        literal(now, UTCDateTime()))
     # As the ORM's optimistic lock would: every change to a case bumps its version.
     db.session.execute(update(CASES).where(CASES.c.id == latest.id).values(
         updated_at=now, version=CASES.c.version + 1, **changes))
     return result, None
 
 
-def _new_case_message(reference: str, caller_id: int, language: str | None) -> Pending:
+def _new_case_message(reference: str, caller_id: int, language: str | None,
+                      awaiting: datetime | None) -> Pending:
     """The combined insert of a new case and its first message (PostgreSQL); a (rare)
     reference clash inserts neither and raises ``_ReferenceTaken``."""
 
     def write(values: dict[str, Any]) -> tuple[int, int]:
         row = db.session.execute(_NEW_CASE_MESSAGE, {
             **values, "reference": reference, "caller_id": caller_id, "language": language,
-        }).one_or_none()
+            "awaiting": awaiting}).one_or_none()
         if row is None:
             raise _ReferenceTaken(reference)
         return row[0], row[1]
@@ -543,7 +562,7 @@ def _follow_caller_contact(case: Row) -> dict[str, Any]:
 
 
 def _new_case(caller_id: int, channel: str, language: str | None,
-              now: datetime) -> tuple[int, str]:
+              now: datetime, waiting: bool) -> tuple[int, str]:
     """Insert a case under a fresh reference; a (rare) clash draws another one."""
     for _ in range(_REFERENCE_ATTEMPTS):
         reference = new_reference()
@@ -551,6 +570,7 @@ def _new_case(caller_id: int, channel: str, language: str | None,
             "reference": reference, "caller_id": caller_id, "channel": channel,
             "status": "new", "urgency": "normal", "language": language, "version": 1,
             "callback_needed": False, "created_at": now, "updated_at": now,
+            "awaiting_staff_since": now if waiting else None,
         }).scalar_one_or_none()
         if case_id is not None:
             return case_id, reference

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import session
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
+from hotline.cases.actions import MAX_REPLY_LENGTH
 from hotline.extensions import db
 from hotline.models import AuditEvent, Caller, Interaction
 from tests.conftest import csrf_token, login_as
@@ -35,12 +38,17 @@ def test_a_shift_of_actions_through_the_forms(app, client, staff):
     login_as(client, staff)
     html = _follow(client, post_action(client, ref, "claim"))
     assert "You took the case." in html and "assigned the case to Olena K." in html
+    # The status follows the work: claimed, the new case is in progress (by the system).
+    assert ("System</strong> changed the status from new to in progress "
+            '<span class="muted">because the case is being worked') in html
     html = _follow(client, post_action(client, ref, "classify", category="surrender",
                                        caller_type="serviceman", affiliation="russia",
                                        urgency="high", language="ru"))
     assert "Classification saved." in html
-    html = _follow(client, post_action(client, ref, "status", status="in_progress"))
-    assert "from new to in progress" in html
+    # The menu offers the natural next status first, closing last.
+    assert re.search(r'name="status-status"[^>]*>\s*<option[^>]*value="waiting"', html)
+    html = _follow(client, post_action(client, ref, "status", status="waiting"))
+    assert "from in progress to waiting" in html
     html = _follow(client, post_action(client, ref, "note", body="Called from a shelter"))
     assert "Called from a shelter" in html
     html = _follow(client, post_action(client, ref, "reply", body="Мы на связи."))
@@ -157,7 +165,8 @@ def test_stale_edit_is_refused_naming_the_colleague_and_nothing_is_overwritten(
     assert form_version(html, "classify") == row.version
 
 
-def test_stale_reply_keeps_the_typed_text(app, make_user, staff):
+def test_a_colleagues_note_refuses_no_reply_and_a_refused_reply_keeps_its_text(
+        app, make_user, staff):
     colleague = make_user("staff", display_name="Ana R.")
     case = make_case(app)
     mine, theirs = app.test_client(), app.test_client()
@@ -167,11 +176,19 @@ def test_stale_reply_keeps_the_typed_text(app, make_user, staff):
     post_action(theirs, case["reference"], "note", body="I am on it")
     response = mine.post(case_url(case["reference"], "reply"), data={
         "reply-csrf_token": csrf_token(page), "reply-version": form_version(page, "reply"),
-        "reply-body": "Draft the caller must still get"})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 409 and "changed by Ana R." in html
-    assert "Draft the caller must still get</textarea>" in html
-    assert "message_out" not in timeline_kinds(app, case["id"])
+        "reply-body": "The caller gets this"})
+    assert response.status_code == 303
+    assert "message_out" in timeline_kinds(app, case["id"])
+    # Refused (too long for ten SMS), twice: the typed text comes back both times.
+    draft = "Draft the caller must still get " + "x" * MAX_REPLY_LENGTH
+    for _ in range(2):
+        response = mine.post(case_url(case["reference"], "reply"), data={
+            "reply-csrf_token": csrf_token(page), "reply-version": form_version(page, "reply"),
+            "reply-body": draft})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400
+        assert f"{draft}</textarea>" in html
+        page = html
 
 
 def test_disallowed_transition_and_close_without_resolution(app, client, staff):

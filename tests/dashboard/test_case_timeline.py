@@ -181,7 +181,7 @@ def test_sms_case_with_reply_delivery_notes_status_and_classification(line, fake
     assert post_action(staff_client, reference, "claim").status_code == 303
     assert post_action(staff_client, reference, "reply", body="Мы вас слышим").status_code == 303
     assert post_action(staff_client, reference, "note", body="Sounded scared").status_code == 303
-    assert post_action(staff_client, reference, "status", status="triaged").status_code == 303
+    assert post_action(staff_client, reference, "status", status="waiting").status_code == 303
     assert post_action(staff_client, reference, "classify", category="surrender",
                        urgency="high", language="ru").status_code == 303
     with line.app_context():
@@ -195,7 +195,9 @@ def test_sms_case_with_reply_delivery_notes_status_and_classification(line, fake
                      "Olena K. assigned the case to Olena K.",
                      "Reply by Olena K. (sms) delivered", "Мы вас слышим",
                      "Note by Olena K.", "Sounded scared",
-                     "Olena K. changed the status from new to triaged",
+                     "System changed the status from new to in progress because the case "
+                     "is being worked",
+                     "Olena K. changed the status from in progress to waiting",
                      "System changed urgency from normal to immediate (keyword rule: surrender)",
                      "category from — to surrender", "urgency from immediate to high"):
         assert expected in text, expected
