@@ -9,7 +9,6 @@ writes nothing at all (not even an audit row).
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import pytest
