@@ -183,7 +183,7 @@ class Case(db.Model):
         Index("ix_cases_open_queue", "queue_rank", "created_at", "id", "assigned_to_id",
               "status", "urgency", "channel", "language", "category", "callback_needed",
               postgresql_where=text("queue_rank < 6"), sqlite_where=text("queue_rank < 6")),
-        # Migration 0031: the assigned cases with a caller waiting (the unattended rule).
+        # Migration 0034: the assigned cases with a caller waiting (the unattended rule).
         Index("ix_cases_unattended", "assigned_to_id", "queue_rank", "created_at", "id",
               postgresql_where=text(UNATTENDED_WHERE), sqlite_where=text(UNATTENDED_WHERE)),
     )

@@ -8,7 +8,7 @@ from flask import session
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
-from hotline.cases.actions import MAX_REPLY_LENGTH
+from hotline.cases.reply_policy import MAX_REPLY_CHARS
 from hotline.extensions import db
 from hotline.models import AuditEvent, Caller, Interaction
 from tests.conftest import csrf_token, login_as
@@ -180,7 +180,7 @@ def test_a_colleagues_note_refuses_no_reply_and_a_refused_reply_keeps_its_text(
     assert response.status_code == 303
     assert "message_out" in timeline_kinds(app, case["id"])
     # Refused (too long for ten SMS), twice: the typed text comes back both times.
-    draft = "Draft the caller must still get " + "x" * MAX_REPLY_LENGTH
+    draft = "Draft the caller must still get " + "x" * MAX_REPLY_CHARS
     for _ in range(2):
         response = mine.post(case_url(case["reference"], "reply"), data={
             "reply-csrf_token": csrf_token(page), "reply-version": form_version(page, "reply"),

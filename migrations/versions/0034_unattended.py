@@ -1,7 +1,7 @@
 """unattended cases: when the caller has been waiting for staff, and an index to find them
 
-Revision ID: 0031_unattended
-Revises: 0030_web_contact_section
+Revision ID: 0034_unattended
+Revises: 0033_reply_templates
 
 ``cases.awaiting_staff_since`` is the moment of the caller's first contact after the last
 staff action on the case (null: nothing from the caller is waiting). The intake sets it,
@@ -17,8 +17,8 @@ by staff, with the first such contact.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0031_unattended"
-down_revision = "0030_web_contact_section"
+revision = "0034_unattended"
+down_revision = "0033_reply_templates"
 branch_labels = None
 depends_on = None
 
