@@ -441,7 +441,8 @@ def _open_case_for(caller: Row, preferred: str | None, channel: str, language: s
     statement that writes the case, never in one more.
     """
     awaiting = now if waiting else None
-    if combined and caller.inserted:
+    # Only the probing upsert (a delivery with an external id) returns ``inserted``.
+    if combined and caller._mapping.get("inserted", False):
         latest = None
     else:
         latest = db.session.execute(_LATEST_CASE, {"caller_id": caller.id}).one_or_none()
