@@ -12,8 +12,10 @@ more than a normal case sorted a little higher. A match only ever *raises* urgen
 (``raised_urgency``); the intake records it on the timeline as the system's
 classification change, naming the rule, never the words the caller wrote.
 
-What it costs: one compiled regular expression per distinct rule set (cached), run
-over each inbound body; no database work unless a rule matches and raises.
+What it costs: per inbound body one search of a single expression holding every stem
+(most messages match nothing and stop there), then, on a hit, one per rule to name the
+most urgent; the expressions are compiled once per rule table (cached by identity, the
+table comes from the configuration). No database work unless a rule matches and raises.
 """
 
 from __future__ import annotations
@@ -80,15 +82,36 @@ def _freeze(rules: RuleTable) -> tuple[tuple[str, str, str, tuple[str, ...]], ..
     return tuple(sorted(rows, key=lambda row: URGENCY_ORDER[row[2]]))
 
 
+def _pattern(stems: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(s) for s in stems) + ")")
+
+
 @lru_cache(maxsize=8)
 def _compiled(rows: tuple[tuple[str, str, str, tuple[str, ...]], ...]
-              ) -> list[tuple[Match, re.Pattern[str]]]:
-    compiled = []
-    for language, name, urgency, stems in rows:
-        if stems:
-            pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(s) for s in stems) + ")")
-            compiled.append((Match(name, urgency, language), pattern))
-    return compiled
+              ) -> tuple[re.Pattern[str] | None, list[tuple[Match, re.Pattern[str]]]]:
+    """(one expression for any stem, or None; per rule, most urgent first)."""
+    compiled = [(Match(name, urgency, language), _pattern(stems))
+                for language, name, urgency, stems in rows if stems]
+    every = [stem for *_, stems in rows for stem in stems]
+    return (_pattern(every) if every else None), compiled
+
+
+# The last rule tables seen, by identity: freezing a table costs more than matching, and
+# the configured table is one object for the life of the app.
+_PREPARED: dict[int, tuple[RuleTable, tuple[re.Pattern[str] | None,
+                                            list[tuple[Match, re.Pattern[str]]]]]] = {}
+
+
+def _prepared(rules: RuleTable) -> tuple[re.Pattern[str] | None,
+                                         list[tuple[Match, re.Pattern[str]]]]:
+    cached = _PREPARED.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    prepared = _compiled(_freeze(rules))
+    if len(_PREPARED) >= 8:
+        _PREPARED.clear()
+    _PREPARED[id(rules)] = (rules, prepared)
+    return prepared
 
 
 def rules_in_force(config: Mapping[str, Any]) -> RuleTable:
@@ -101,7 +124,10 @@ def match(body: str | None, rules: RuleTable = DEFAULT_RULES) -> Match | None:
     if not body:
         return None
     text = body.casefold()
-    for found, pattern in _compiled(_freeze(rules)):
+    every, compiled = _prepared(rules)
+    if every is None or not every.search(text):
+        return None
+    for found, pattern in compiled:
         if pattern.search(text):
             return found
     return None

@@ -217,6 +217,9 @@ def receive(
             "kind": kind, "channel": channel, "external_id": external_id or None,
             "body": body, "meta": result.meta, "now": now,
         }
+        raised = (keywords.raised_urgency(result.urgency, body,
+                                          keywords.rules_in_force(current_app.config))
+                  if kind == "message_in" else None)
         if pending is None:
             result.interaction_id = db.session.execute(_INTERACTION_INSERT, {
                 "case_id": result.case_id, "kind": kind, "channel": channel,
@@ -224,10 +227,16 @@ def receive(
                 "author_id": None, "created_at": now, "delivery_status": None,
                 "send_attempts": 0, "next_attempt_at": None, "last_error": None,
             }).scalar_one()
+        elif result.case_id == 0:
+            # PostgreSQL's new case: a raised urgency is written in the same statement.
+            result.case_id, result.interaction_id = pending({**values, "raised": raised})
+            if raised is not None:
+                _urgency_raised(result, raised)
+            raised = None
         else:
             result.case_id, result.interaction_id = pending(values)
-        if kind == "message_in":
-            _raise_urgency(result, body, now)
+        if raised is not None:
+            _raise_urgency(result, raised, now)
         if finish is not None:
             finish(result)
         db.session.commit()
@@ -358,6 +367,27 @@ _NEW_CASE_MESSAGE = text(
                              ("caller_id", CASES.c.caller_id.type),
                              ("language", CASES.c.language.type),
                              ("awaiting", CASES.c.awaiting_staff_since.type)))
+# The same for a first message that raises the urgency (``cases.keywords``): the case is
+# inserted with it, and the system's classification change follows the message (its
+# insert reads the message's row, so it draws the later id).
+_NEW_CASE_RAISED_MESSAGE = text(
+    "WITH written AS (INSERT INTO cases (reference, caller_id, channel, status, urgency, "
+    "language, version, callback_needed, created_at, updated_at, awaiting_staff_since) "
+    "VALUES (:reference, :caller_id, :channel, 'new', :urgency, :language, 1, false, :now, "
+    ":now, :awaiting) "
+    "ON CONFLICT (reference) DO NOTHING RETURNING id), "
+    "message AS (INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, "
+    "created_at, send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, "
+    ":now, 0 FROM written RETURNING case_id, id), "
+    "raised AS (INSERT INTO interactions (case_id, kind, meta, created_at, send_attempts) "
+    "SELECT case_id, 'classification_change', :raised_meta, :now, 0 FROM message) "
+    "SELECT case_id, id FROM message",
+).bindparams(*_message_binds(("reference", CASES.c.reference.type),
+                             ("caller_id", CASES.c.caller_id.type),
+                             ("language", CASES.c.language.type),
+                             ("awaiting", CASES.c.awaiting_staff_since.type),
+                             ("urgency", CASES.c.urgency.type),
+                             ("raised_meta", INTERACTIONS.c.meta.type)))
 # A message joining an open case that changes nothing else (the common repeat message).
 _TOUCH_CASE_MESSAGE = text(
     "WITH written AS (UPDATE cases SET updated_at = :now, version = version + 1, "
@@ -501,9 +531,15 @@ def _new_case_message(reference: str, caller_id: int, language: str | None,
     reference clash inserts neither and raises ``_ReferenceTaken``."""
 
     def write(values: dict[str, Any]) -> tuple[int, int]:
-        row = db.session.execute(_NEW_CASE_MESSAGE, {
-            **values, "reference": reference, "caller_id": caller_id, "language": language,
-            "awaiting": awaiting}).one_or_none()
+        raised: keywords.Match | None = values.pop("raised", None)
+        binds = {**values, "reference": reference, "caller_id": caller_id,
+                 "language": language, "awaiting": awaiting}
+        if raised is None:
+            row = db.session.execute(_NEW_CASE_MESSAGE, binds).one_or_none()
+        else:
+            row = db.session.execute(_NEW_CASE_RAISED_MESSAGE, {
+                **binds, "urgency": raised.urgency,
+                "raised_meta": _raise_meta("normal", raised)}).one_or_none()
         if row is None:
             raise _ReferenceTaken(reference)
         return row[0], row[1]
@@ -515,31 +551,36 @@ class _ReferenceTaken(Exception):
     """The reference drawn for a new case is already in use (PostgreSQL's combined path)."""
 
 
-def _raise_urgency(result: IntakeResult, body: str | None, now: datetime) -> None:
-    """Apply the keyword rules (``cases.keywords``) to an inbound message.
+def _raise_urgency(result: IntakeResult, found: keywords.Match, now: datetime) -> None:
+    """Apply a keyword rule's match (``cases.keywords``) to the message's existing case.
 
     Two more statements, only when a rule makes the case more urgent: the case update
     (guarded by the urgency it had, so a concurrent change is never lowered) and the
-    system's classification change, naming the rule and not the caller's words.
+    system's classification change, naming the rule and not the caller's words. (A new
+    case on PostgreSQL gets both in the statement that inserts it.)
     """
-    found = keywords.raised_urgency(result.urgency, body,
-                                    keywords.rules_in_force(current_app.config))
-    if found is None:
-        return
     changed = db.session.execute(
         update(CASES).where(CASES.c.id == result.case_id, CASES.c.urgency == result.urgency)
         .values(urgency=found.urgency, version=CASES.c.version + 1)
         .returning(CASES.c.id)).scalar_one_or_none()
     if changed is None:
         return
-    meta = {**classification_change_meta({"urgency": [result.urgency, found.urgency]}),
-            "reason": "keyword", "rule": found.rule}
     db.session.execute(_INTERACTION_INSERT, {
         "case_id": result.case_id, "kind": "classification_change", "channel": None,
-        "external_id": None, "body": None, "meta": meta, "author_id": None,
-        "created_at": now, "delivery_status": None, "send_attempts": 0,
+        "external_id": None, "body": None, "meta": _raise_meta(result.urgency, found),
+        "author_id": None, "created_at": now, "delivery_status": None, "send_attempts": 0,
         "next_attempt_at": None, "last_error": None,
     })
+    _urgency_raised(result, found)
+
+
+def _raise_meta(before: str, found: keywords.Match) -> dict[str, Any]:
+    """The timeline meta of the system's urgency change by a keyword rule."""
+    return {**classification_change_meta({"urgency": [before, found.urgency]}),
+            "reason": "keyword", "rule": found.rule}
+
+
+def _urgency_raised(result: IntakeResult, found: keywords.Match) -> None:
     result.urgency = found.urgency
     log_event(log, "intake.urgency_raised", case=result.reference, rule=found.rule,
               urgency=found.urgency)

@@ -75,6 +75,24 @@ def test_new_sender_is_one_commit_of_five_statements(app, twilio_post):
                                              NEW_SENDER_STATEMENTS_PG), "commits": 1}
 
 
+def test_a_first_message_raising_urgency_costs_no_statement_more_on_postgresql(
+        app, twilio_post):
+    # "Хочу сдаться" matches the surrender rule: on PostgreSQL the case is inserted as
+    # immediate and the system's entry rides in the same CTE; SQLite updates the case and
+    # inserts the entry as two statements of their own.
+    with counting(app) as counts:
+        answer = twilio_post("/twilio/sms", sms("SM" + "4" * 32, "Хочу сдаться"))
+    assert answer.status_code == 200
+    assert counts == {"statements": expected(app, STATEMENTS_PER_MESSAGE + 2,
+                                             NEW_SENDER_STATEMENTS_PG), "commits": 1}
+    with app.app_context():
+        case = db.session.execute(select(Case)).scalar_one()
+        kinds = db.session.execute(select(Interaction.kind).order_by(Interaction.id)
+                                   ).scalars().all()
+        assert case.urgency == "immediate"
+        assert kinds == ["message_in", "classification_change"]
+
+
 def test_repeat_caller_is_one_commit_of_five_statements(app, twilio_post):
     twilio_post("/twilio/sms", sms("SM" + "1" * 32, "Здравствуйте"))
     with counting(app) as counts:
