@@ -354,48 +354,39 @@ def _message_binds(*names: tuple[str, Any]) -> list[Any]:
         bindparam("now", type_=INTERACTIONS.c.created_at.type)]
 
 
-_NEW_CASE_MESSAGE = text(
+# A new case (``{urgency}``: its urgency) as the CTE ``written``, and the message's insert
+# reading the case id from it: the pieces of the three statements below.
+_NEW_CASE_CTE = (
     "WITH written AS (INSERT INTO cases (reference, caller_id, channel, status, urgency, "
     "language, version, callback_needed, created_at, updated_at, awaiting_staff_since) "
-    "VALUES (:reference, :caller_id, :channel, 'new', 'normal', :language, 1, false, :now, "
+    "VALUES (:reference, :caller_id, :channel, 'new', {urgency}, :language, 1, false, :now, "
     ":now, :awaiting) "
-    "ON CONFLICT (reference) DO NOTHING RETURNING id) "
+    "ON CONFLICT (reference) DO NOTHING RETURNING id)")
+_MESSAGE_FROM_WRITTEN = (
     "INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, created_at, "
     "send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, :now, 0 "
-    "FROM written RETURNING case_id, id",
-).bindparams(*_message_binds(("reference", CASES.c.reference.type),
-                             ("caller_id", CASES.c.caller_id.type),
-                             ("language", CASES.c.language.type),
-                             ("awaiting", CASES.c.awaiting_staff_since.type)))
+    "FROM written RETURNING case_id, id")
+_NEW_CASE_BINDS = (("reference", CASES.c.reference.type), ("caller_id", CASES.c.caller_id.type),
+                   ("language", CASES.c.language.type),
+                   ("awaiting", CASES.c.awaiting_staff_since.type))
+_NEW_CASE_MESSAGE = text(
+    _NEW_CASE_CTE.format(urgency="'normal'") + " " + _MESSAGE_FROM_WRITTEN,
+).bindparams(*_message_binds(*_NEW_CASE_BINDS))
 # The same for a first message that raises the urgency (``cases.keywords``): the case is
 # inserted with it, and the system's classification change follows the message (its
 # insert reads the message's row, so it draws the later id).
 _NEW_CASE_RAISED_MESSAGE = text(
-    "WITH written AS (INSERT INTO cases (reference, caller_id, channel, status, urgency, "
-    "language, version, callback_needed, created_at, updated_at, awaiting_staff_since) "
-    "VALUES (:reference, :caller_id, :channel, 'new', :urgency, :language, 1, false, :now, "
-    ":now, :awaiting) "
-    "ON CONFLICT (reference) DO NOTHING RETURNING id), "
-    "message AS (INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, "
-    "created_at, send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, "
-    ":now, 0 FROM written RETURNING case_id, id), "
+    f"{_NEW_CASE_CTE.format(urgency=':urgency')}, message AS ({_MESSAGE_FROM_WRITTEN}), "  # noqa: S608
     "raised AS (INSERT INTO interactions (case_id, kind, meta, created_at, send_attempts) "
     "SELECT case_id, 'classification_change', :raised_meta, :now, 0 FROM message) "
     "SELECT case_id, id FROM message",
-).bindparams(*_message_binds(("reference", CASES.c.reference.type),
-                             ("caller_id", CASES.c.caller_id.type),
-                             ("language", CASES.c.language.type),
-                             ("awaiting", CASES.c.awaiting_staff_since.type),
-                             ("urgency", CASES.c.urgency.type),
+).bindparams(*_message_binds(*_NEW_CASE_BINDS, ("urgency", CASES.c.urgency.type),
                              ("raised_meta", INTERACTIONS.c.meta.type)))
 # A message joining an open case that changes nothing else (the common repeat message).
 _TOUCH_CASE_MESSAGE = text(
-    "WITH written AS (UPDATE cases SET updated_at = :now, version = version + 1, "
+    "WITH written AS (UPDATE cases SET updated_at = :now, version = version + 1, "  # noqa: S608
     "awaiting_staff_since = COALESCE(awaiting_staff_since, :awaiting) "
-    "WHERE id = :case_id RETURNING id) "
-    "INSERT INTO interactions (case_id, kind, channel, external_id, body, meta, created_at, "
-    "send_attempts) SELECT id, :kind, :channel, :external_id, :body, :meta, :now, 0 "
-    "FROM written RETURNING case_id, id",
+    f"WHERE id = :case_id RETURNING id) {_MESSAGE_FROM_WRITTEN}",
 ).bindparams(*_message_binds(("case_id", CASES.c.id.type),
                              ("awaiting", CASES.c.awaiting_staff_since.type)))
 # Writes the case and inserts the message; returns (case id, interaction id).
