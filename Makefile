@@ -10,7 +10,7 @@ PORT   ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: run test test-postgres lint translations install system-packages clean-instance
+.PHONY: run test test-postgres lint translations translations-update install system-packages clean-instance
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# Compile both catalogue domains (messages: the pages; callers: what a caller is sent or
+# hears) into the .mo files the app reads (not in git).
 translations: $(STAMP)
 	@if ls hotline/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -d hotline/translations; fi
+		$(BIN)/pybabel compile -D "messages callers" -d hotline/translations; fi
+
+## After changing a text marked for translation: extract both domains and merge them into
+## every language's catalogues (then translate the new entries; README "Translations")
+translations-update: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
+		-o hotline/translations/messages.pot .
+	$(BIN)/pybabel update -i hotline/translations/messages.pot -d hotline/translations \
+		--no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel-callers.cfg --no-default-keywords -k C_ \
+		--add-comments=Translators: --no-location --sort-output --project=Hotline \
+		-o hotline/translations/callers.pot .
+	$(BIN)/pybabel update -D callers -i hotline/translations/callers.pot \
+		-d hotline/translations --no-fuzzy-matching
 
 ## Start the app on SQLite in instance/ at http://127.0.0.1:$(PORT) (default 5000)
 run: $(STAMP) translations
