@@ -86,3 +86,5 @@ text_uk
 text_en
 whatsapp_template  # MessageOutMeta key: written by timeline.whatsapp_template_meta
 content_variables  # MessageOutMeta key: read by channels/twilio/sender.py
+# Caller texts (issue 16): every C_() text, read by tests/app/test_caller_translations.py.
+CALLER_TEXTS

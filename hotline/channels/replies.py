@@ -1,63 +1,102 @@
 """Every caller-facing text in one place: SMS auto-replies and voice prompts.
 
+The texts are English message ids marked ``C_(…)``; their Korean, Russian and Ukrainian
+are in the ``callers`` catalogue domain (``hotline/translations/<lang>/LC_MESSAGES/
+callers.po``, extracted with ``babel-callers.cfg``; README "Adding a language"), apart
+from the staff pages' ``messages`` domain. A text is always rendered in the **caller's**
+language, passed explicitly: never the request's locale (a webhook request has none of
+its own, and a staff member's language must not leak into a reply), and the same in a
+request, a CLI command, a background job or with no application at all.
+
 SMS auto-replies stay within 70 characters once the reference is filled in, so
 Hangul and Cyrillic fit one SMS segment (UCS-2). No text names an organisation or
 a topic: the phone may be read or overheard by someone else. When an auto-reply is
-sent is decided in ``hotline/channels/auto_reply.py``.
+sent is decided in ``hotline/channels/auto_reply.py``. Twilio's ``<Say>`` language per
+caller language stays in ``hotline/languages.py`` (``say_language``).
+
+The prompts played to staff (the call screen, a call-back's staff leg) are below too;
+they are English for now and not in the ``callers`` domain.
 """
 
 from __future__ import annotations
 
-from hotline.languages import DEFAULT, english_name
+from functools import cache
+
+from babel.support import NullTranslations, Translations
+
+from hotline.catalogues import CALLERS_DOMAIN, TRANSLATIONS_DIR
+from hotline.languages import BY_CODE, DEFAULT, english_name
 
 SMS_SEGMENT_UCS2 = 70
 
-AUTO_REPLY = {
-    "ko": "메시지를 받았습니다. 번호: {reference}. 곧 답장드리겠습니다.",
-    "ru": "Сообщение получено. Номер: {reference}. Скоро ответим.",
-    "uk": "Повідомлення отримано. Номер: {reference}. Скоро відповімо.",
-    "en": "Message received. Ref: {reference}. We will reply soon.",
-}
 
+def C_(message: str) -> str:  # noqa: N802 (gettext's convention: a marker, like N_)
+    """Mark a caller text for the ``callers`` catalogue; ``text()`` translates it."""
+    return message
+
+
+AUTO_REPLY = C_("Message received. Ref: %(reference)s. We will reply soon.")
 # The language menu: one prompt per language, spoken in that language.
-MENU_PROMPT = {
-    "ko": "한국어는 {digit}번을 누르세요.",
-    "ru": "Для русского языка нажмите {digit}.",
-    "uk": "Українською мовою натисніть {digit}.",
-    "en": "For English, press {digit}.",
-}
+# Translators: said in your language and naming it ("For Korean, press 1" in Korean).
+MENU_PROMPT = C_("For English, press %(digit)s.")
+CONNECTING = C_("Please hold while we connect you.")
+VOICEMAIL_PROMPT = C_("No one can answer right now. Please leave a message after the tone "
+                      "and we will call you back.")
+VOICEMAIL_THANKS = C_("Your message has been saved. Thank you.")
+APOLOGY = C_("Sorry, we are having a technical problem.")
+# Every text the channels send a caller (the catalogue test checks each is translated).
+CALLER_TEXTS = (AUTO_REPLY, MENU_PROMPT, CONNECTING, VOICEMAIL_PROMPT, VOICEMAIL_THANKS,
+                APOLOGY)
 
-CONNECTING = {
-    "ko": "잠시만 기다려 주세요. 연결해 드리겠습니다.",
-    "ru": "Пожалуйста, подождите, соединяем.",
-    "uk": "Будь ласка, зачекайте, з'єднуємо.",
-    "en": "Please hold while we connect you.",
-}
 
-VOICEMAIL_PROMPT = {
-    "ko": "지금은 전화를 받을 수 없습니다. 삐 소리가 나면 메시지를 남겨 주세요. "
-          "다시 연락드리겠습니다.",
-    "ru": "Сейчас никто не может ответить. Оставьте сообщение после сигнала, "
-          "мы вам перезвоним.",
-    "uk": "Зараз ніхто не може відповісти. Залиште повідомлення після сигналу, "
-          "ми вам передзвонимо.",
-    "en": "No one can answer right now. Please leave a message after the tone "
-          "and we will call you back.",
-}
+@cache
+def translations(language: str) -> NullTranslations:
+    """The ``callers`` catalogue of one language, loaded once per process.
 
-VOICEMAIL_THANKS = {
-    "ko": "메시지가 저장되었습니다. 감사합니다.",
-    "ru": "Сообщение сохранено. Спасибо.",
-    "uk": "Повідомлення збережено. Дякуємо.",
-    "en": "Your message has been saved. Thank you.",
-}
+    Babel's own loader, the call Flask-Babel's ``Domain`` makes; not ``Domain`` itself,
+    because it follows the current context's locale and gives English outside an
+    application context. English (the message ids) and a missing ``.mo`` give
+    ``NullTranslations``: the English text.
+    """
+    return Translations.load(str(TRANSLATIONS_DIR), [language], CALLERS_DOMAIN)
 
-APOLOGY = {
-    "ko": "죄송합니다. 기술적인 문제가 발생했습니다.",
-    "ru": "Извините, у нас техническая неполадка.",
-    "uk": "Вибачте, у нас технічна несправність.",
-    "en": "Sorry, we are having a technical problem.",
-}
+
+def text(language: str | None, message: str, **variables: object) -> str:
+    """``message`` in ``language`` (English when unknown), ``%(name)s`` filled in."""
+    code = language if language in BY_CODE else DEFAULT
+    translated = translations(code).ugettext(message)
+    return translated % variables if variables else translated
+
+
+def auto_reply(language: str | None, reference: str) -> str:
+    """The auto-reply in ``language`` (English when unknown) for a display reference."""
+    return text(language, AUTO_REPLY, reference=reference)
+
+
+def menu_prompt(language: str, digit: int) -> str:
+    """The menu line for ``language``, naming the key to press."""
+    return text(language, MENU_PROMPT, digit=digit)
+
+
+def connecting(language: str | None) -> str:
+    """What the caller hears while staff phones ring."""
+    return text(language, CONNECTING)
+
+
+def voicemail_prompt(language: str | None) -> str:
+    """The invitation to leave a voicemail."""
+    return text(language, VOICEMAIL_PROMPT)
+
+
+def voicemail_thanks(language: str | None) -> str:
+    """Said after a voicemail was recorded."""
+    return text(language, VOICEMAIL_THANKS)
+
+
+def apology(language: str) -> str:
+    """The fallback apology in one language."""
+    return text(language, APOLOGY)
+
 
 # Played to the staff member who picks up, never to the caller.
 SCREEN_PROMPT = "Hotline call in {language}. {context}Press 1 to accept."
@@ -75,40 +114,6 @@ CALL_BACK_ENDED_OTHER = "The call to the caller did not go through. The attempt 
 SCREEN_CASE = "Case {reference}."
 SCREEN_KNOWN = {0: "A new caller.", 1: "A known caller, with one earlier case."}
 SCREEN_KNOWN_MANY = "A known caller, with {count} earlier cases."
-
-
-def _pick(table: dict[str, str], language: str | None) -> str:
-    return table.get(language or DEFAULT, table[DEFAULT])
-
-
-def auto_reply(language: str | None, reference: str) -> str:
-    """The auto-reply in ``language`` (English when unknown) for a display reference."""
-    return _pick(AUTO_REPLY, language).format(reference=reference)
-
-
-def menu_prompt(language: str, digit: int) -> str:
-    """The menu line for ``language``, naming the key to press."""
-    return _pick(MENU_PROMPT, language).format(digit=digit)
-
-
-def connecting(language: str | None) -> str:
-    """What the caller hears while staff phones ring."""
-    return _pick(CONNECTING, language)
-
-
-def voicemail_prompt(language: str | None) -> str:
-    """The invitation to leave a voicemail."""
-    return _pick(VOICEMAIL_PROMPT, language)
-
-
-def voicemail_thanks(language: str | None) -> str:
-    """Said after a voicemail was recorded."""
-    return _pick(VOICEMAIL_THANKS, language)
-
-
-def apology(language: str) -> str:
-    """The fallback apology in one language."""
-    return _pick(APOLOGY, language)
 
 
 def screen_prompt(language: str | None, context: str | None = None) -> str:

@@ -89,7 +89,8 @@ def test_compile_writes_missing_and_stale_catalogues_only(tmp_path):
     for mo in directory.glob("*/LC_MESSAGES/*.mo"):
         mo.unlink()
     written = compile_catalogues(directory)
-    assert sorted(p.parent.parent.name for p in written) == sorted(TRANSLATED_LANGUAGES)
+    assert sorted((p.parent.parent.name, p.stem) for p in written) == sorted(
+        (lang, domain) for lang in TRANSLATED_LANGUAGES for domain in ("callers", "messages"))
     assert compile_catalogues(directory) == []
     ru = directory / "ru" / "LC_MESSAGES" / "messages.po"
     later = ru.with_suffix(".mo").stat().st_mtime + 10

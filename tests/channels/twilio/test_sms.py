@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from hotline.channels.replies import AUTO_REPLY, SMS_SEGMENT_UCS2, auto_reply
+from hotline import languages
+from hotline.channels.replies import SMS_SEGMENT_UCS2, auto_reply
 from hotline.extensions import db
 from hotline.models import Caller, Case, Interaction, MessageStatusEvent
 from tests.conftest import PUBLIC_BASE_URL, sign
@@ -95,7 +96,7 @@ def test_unknown_latin_text_defaults_to_english(app, twilio_post):
 
 
 def test_auto_reply_templates_fit_one_segment():
-    for language in AUTO_REPLY:
+    for language in languages.CODES:
         assert len(auto_reply(language, "ABCD-EFGH")) <= SMS_SEGMENT_UCS2
 
 
