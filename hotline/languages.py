@@ -3,8 +3,8 @@
 Every table that needs a language property reads it from ``LANGUAGES`` here: the public
 pages (their own names), the staff side (English names), the IVR (the default key order
 and Twilio's ``<Say>`` language), the case vocabulary, and ``script_language`` for a text
-message. Adding a language is one row (plus its translated texts in
-``channels/replies.py`` and ``translations/``).
+message. Adding a language is one row (plus its two catalogues in ``translations/``:
+``messages.po`` for the pages, ``callers.po`` for what a caller is sent or hears).
 """
 
 from __future__ import annotations
