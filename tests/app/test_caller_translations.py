@@ -46,7 +46,7 @@ def _source_caller_texts() -> set[str]:
     with (ROOT / "babel-callers.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle, "babel-callers.cfg")
     return {message for _, _, message, _, _ in extract_from_dir(
-        str(ROOT / "hotline"), method_map, options_map, keywords={"C_": None})}
+        str(ROOT), method_map, options_map, keywords={"C_": None})}
 
 
 def test_every_translated_language_has_a_callers_catalogue():
