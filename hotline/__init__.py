@@ -50,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale,
                    timezone_selector=select_timezone)
     i18n.register(app)
+    from hotline.channels import replies
+
+    replies.warn_if_uncompiled()
     from hotline import formatting
 
     formatting.register(app)

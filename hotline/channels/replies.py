@@ -20,12 +20,16 @@ they are English for now and not in the ``callers`` domain.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 from babel.support import NullTranslations, Translations
 
 from hotline.catalogues import CALLERS_DOMAIN, TRANSLATIONS_DIR
-from hotline.languages import BY_CODE, DEFAULT, english_name
+from hotline.languages import BY_CODE, CODES, DEFAULT, english_name
+from hotline.logging_setup import log_event
+
+log = logging.getLogger(__name__)
 
 SMS_SEGMENT_UCS2 = 70
 
@@ -59,6 +63,21 @@ def translations(language: str) -> NullTranslations:
     ``NullTranslations``: the English text.
     """
     return Translations.load(str(TRANSLATIONS_DIR), [language], CALLERS_DOMAIN)
+
+
+def uncompiled_languages() -> list[str]:
+    """The languages (English aside) whose ``callers`` catalogue is not compiled: their
+    callers would get English."""
+    return [code for code in CODES
+            if code != DEFAULT and not isinstance(translations(code), Translations)]
+
+
+def warn_if_uncompiled() -> None:
+    """At start-up: say in the log when a caller catalogue is missing (``.mo`` files are
+    not in git; ``make translations`` or README "Production deployment" step 1)."""
+    missing = uncompiled_languages()
+    if missing:
+        log_event(log, "callers.catalogue_missing", logging.WARNING, languages=missing)
 
 
 def text(language: str | None, message: str, **variables: object) -> str:

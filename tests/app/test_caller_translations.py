@@ -163,3 +163,19 @@ def test_voicemail_is_prompted_in_the_callers_language_on_a_ukrainian_line(app, 
 def replies_position(code: str) -> int:
     """The menu key of ``code`` in the default IVR order."""
     return languages.IVR_ORDER.index(code) + 1
+
+
+def test_a_missing_caller_catalogue_is_said_at_start_up(tmp_path, monkeypatch, caplog):
+    assert replies.uncompiled_languages() == []
+    monkeypatch.setattr(replies, "TRANSLATIONS_DIR", tmp_path)  # no .mo there
+    replies.translations.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="hotline.channels.replies"):
+            replies.warn_if_uncompiled()
+        assert [r.getMessage() for r in caplog.records] == ["callers.catalogue_missing"]
+        assert caplog.records[0].fields == {"languages": list(TRANSLATED_LANGUAGES)}
+        assert replies.auto_reply("ko", "K7M2-Q9X4").startswith("Message received.")
+    finally:
+        monkeypatch.undo()
+        replies.translations.cache_clear()
+    assert replies.auto_reply("ko", "K7M2-Q9X4").startswith("메시지를 받았습니다.")
