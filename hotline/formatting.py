@@ -82,8 +82,16 @@ def age(value: datetime | None) -> str:
     return _("%(days)s d", days=seconds // 86400)
 
 
+def stored_text(value: str | None) -> str:
+    """A text the system stored in English (a reply's ``last_error`` such as "not sent:
+    the caller is blocked"), in the reader's language when the catalogues have it; a
+    provider's own words are shown as they came. Never formatted (no ``%`` is read)."""
+    return _(value) if value else (value or "")
+
+
 def register(app: Flask) -> None:
     """Install the filters on ``app``'s templates."""
     for name, function in (("when", when), ("day", day), ("number", number),
-                           ("duration", duration), ("age", age)):
+                           ("duration", duration), ("age", age),
+                           ("stored_text", stored_text)):
         app.add_template_filter(function, name)

@@ -107,7 +107,8 @@ def from_local(typed: datetime, zone: ZoneInfo | None = None) -> datetime:
 
 def typed_time_label(what: str) -> str:
     """A label for a typed time that says which zone it is read in."""
-    return f"{what} (your time, {select_timezone()}; empty = now)"
+    return _("%(what)s (your time, %(zone)s; empty = now)", what=str(what),
+             zone=select_timezone())
 
 
 def local_today(zone: ZoneInfo | None = None, now: datetime | None = None) -> date:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -24,14 +27,14 @@ from hotline.extensions import db
 from hotline.models import ReplyTemplate, User
 
 bp = Blueprint("replies_admin", __name__, url_prefix="/admin/replies")
-LANGUAGE_LABELS = {"ko": "Korean (ko)", "ru": "Russian (ru)", "uk": "Ukrainian (uk)",
-                   "en": "English (en)"}
+LANGUAGE_LABELS = {"ko": _l("Korean (ko)"), "ru": _l("Russian (ru)"), "uk": _l("Ukrainian (uk)"),
+                   "en": _l("English (en)")}
 
 
 class TemplateForm(FlaskForm):
     """One template: a short name and its text per language."""
 
-    name = StringField("Name (staff see it in the reply form)",
+    name = StringField(_l("Name (staff see it in the reply form)"),
                        validators=[DataRequired(),
                                    Length(max=reply_templates.MAX_NAME_CHARS)])
     text_ko = TextAreaField(LANGUAGE_LABELS["ko"], validators=[
@@ -51,7 +54,7 @@ class PlainForm(FlaskForm):
 class ApprovedOnlyForm(FlaskForm):
     """Whether one user may send only approved replies."""
 
-    approved_only = BooleanField("Approved replies only")
+    approved_only = BooleanField(_l("Approved replies only"))
 
 
 @bp.before_request
@@ -68,7 +71,7 @@ def _template_or_404(template_id: int) -> ReplyTemplate:
     template = (db.session.get(ReplyTemplate, template_id)
                 if 0 < template_id <= MAX_ROW_ID else None)
     if template is None:
-        abort(404, description="no such template")
+        abort(404, description=_("no such template"))
     return template
 
 
@@ -105,14 +108,14 @@ def create() -> Any:
     """Add a template (audited)."""
     form = TemplateForm()
     if not form.validate():
-        return _page(form, "Check the name and the texts.", 400)
+        return _page(form, _("Check the name and the texts."), 400)
     try:
         reply_templates.save(None, form.name.data or "", _texts(form), _me())
     except reply_templates.TemplateError as exc:
         db.session.rollback()
-        return _page(form, str(exc).capitalize() + ".", 400)
+        return _page(form, str(exc), 400)
     db.session.commit()
-    flash("Template added.", "success")
+    flash(_("Template added."), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -130,18 +133,18 @@ def update(template_id: int) -> Any:
     """Change a template (audited)."""
     template = _template_or_404(template_id)
     form = TemplateForm()
-    error = None if form.validate() else "Check the name and the texts."
+    error = None if form.validate() else _("Check the name and the texts.")
     if error is None:
         try:
             reply_templates.save(template, form.name.data or "", _texts(form), _me())
         except reply_templates.TemplateError as exc:
             db.session.rollback()
-            error = str(exc).capitalize() + "."
+            error = str(exc)
     if error is not None:
         return render_template("admin/reply_template.html", template=template, form=form,
                                plain=PlainForm(formdata=None), error=error), 400
     db.session.commit()
-    flash("Template saved.", "success")
+    flash(_("Template saved."), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -150,10 +153,10 @@ def remove(template_id: int) -> Any:
     """Delete a template (audited)."""
     template = _template_or_404(template_id)
     if not PlainForm().validate():
-        abort(400, description="the form expired; try again")
+        abort(400, description=_("the form expired; try again"))
     reply_templates.delete(template, _me())
     db.session.commit()
-    flash("Template deleted.", "success")
+    flash(_("Template deleted."), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -161,10 +164,11 @@ def remove(template_id: int) -> Any:
 def starter() -> Any:
     """Add the starter set's templates that are missing (audited)."""
     if not PlainForm().validate():
-        abort(400, description="the form expired; try again")
+        abort(400, description=_("the form expired; try again"))
     added = reply_templates.add_starter_set(_me())
     db.session.commit()
-    flash(f"{added} starter templates added.", "success")
+    flash(ngettext("%(num)d starter template added.", "%(num)d starter templates added.",
+                   added), "success")
     return redirect(url_for(".index"), code=303)
 
 
@@ -173,16 +177,16 @@ def approved_only(user_id: int) -> Any:
     """Set whether a user may send only approved replies (audited)."""
     user = db.session.get(User, user_id) if 0 < user_id <= MAX_ROW_ID else None
     if user is None:
-        abort(404, description="no such user")
+        abort(404, description=_("no such user"))
     form = ApprovedOnlyForm(prefix=f"u{user.id}")
     if not form.validate():
-        abort(400, description="the form expired; try again")
+        abort(400, description=_("the form expired; try again"))
     value = bool(form.approved_only.data)
     if user.approved_replies_only != value:
         user.approved_replies_only = value
         audit.record("user.approved_replies_only", actor=_me(),
                      detail={"user_id": user.id, "approved_replies_only": value})
         db.session.commit()
-    flash(f"{user.display_name}: "
-          + ("approved replies only." if value else "may write their own replies."), "success")
+    flash(_("%(name)s: approved replies only.", name=user.display_name) if value
+          else _("%(name)s: may write their own replies.", name=user.display_name), "success")
     return redirect(url_for(".index"), code=303)

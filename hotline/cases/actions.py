@@ -23,12 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import audit
 from hotline.cases import reply_policy, reply_templates, timeline
 from hotline.cases.access import can_assign_others, can_view, only_as_unattended
+from hotline.cases.labels import label
 from hotline.cases.timeline import CALLBACK_OUTCOMES, CALLER_KINDS
 from hotline.cases.vocabularies import CALLER_FLAGS, LANGUAGES, classification_choices
 from hotline.cases.workflow import (
@@ -41,20 +43,21 @@ from hotline.cases.workflow import (
 from hotline.channels.twilio import whatsapp
 from hotline.database import MAX_ROW_ID
 from hotline.extensions import db
+from hotline.i18n import N_
 from hotline.messaging import outbox
 from hotline.models import Case, Interaction, User, utcnow
 
 MAX_NOTE_LENGTH = 10_000
 # A logged callback may be dated a little ahead (clock skew), never into the future.
 CALLBACK_CLOCK_SKEW = timedelta(minutes=5)
-CALLER_CHANGE = "a new message from the caller"
-APPROVED_ONLY = ("You may send only approved replies: choose one in the list and leave the "
+CALLER_CHANGE = N_("a new message from the caller")
+APPROVED_ONLY = N_("You may send only approved replies: choose one in the list and leave the "
                  "text as it is. The refusal was logged.")
-UNATTENDED_CLAIM_FIRST = ("This case is assigned to a colleague who is away. Claim it first "
+UNATTENDED_CLAIM_FIRST = N_("This case is assigned to a colleague who is away. Claim it first "
                           "to work it.")
-UNSAFE_CONTACT = ("The caller said it is not safe to contact them. Confirm that this call "
+UNSAFE_CONTACT = N_("The caller said it is not safe to contact them. Confirm that this call "
                   "was necessary anyway to log it.")
-UNSAFE_CALL_BACK = ("The caller said it is not safe to contact them. Confirm that this call "
+UNSAFE_CALL_BACK = N_("The caller said it is not safe to contact them. Confirm that this call "
                     "is necessary anyway to place it.")
 
 
@@ -88,8 +91,9 @@ class StaleCase(ActionError):
     status_code = 409
 
     def __init__(self, changed_by: str) -> None:
-        super().__init__(f"This case was changed by {changed_by} after you opened it, so "
-                         "nothing was saved. Check the case as it is now and try again.")
+        super().__init__(_("This case was changed by %(who)s after you opened it, so "
+                           "nothing was saved. Check the case as it is now and try again.",
+                           who=changed_by))
         self.changed_by = changed_by
 
 
@@ -101,10 +105,10 @@ def describe_change(case: Case) -> str:
     ).scalar_one_or_none()
     if (latest is not None and latest.author_id is None and latest.kind in CALLER_KINDS
             and (case.updated_at is None or latest.created_at >= case.updated_at)):
-        return CALLER_CHANGE
+        return _(CALLER_CHANGE)
     if case.updated_by is not None:
         return case.updated_by.display_name
-    return "someone else"
+    return _("someone else")
 
 
 # ---- what an action changes, as the page saw it ------------------------------------------
@@ -177,9 +181,9 @@ def _apply(case: Case, actor: User, version: int | None, action: str,
     concurrent write won the optimistic lock; a state change never is.
     """
     if not can_view(actor, case):
-        raise NotAllowed("this case is not yours")
+        raise NotAllowed(_("this case is not yours"))
     if action != "case.claim" and only_as_unattended(actor, case):
-        raise NotAllowed(UNATTENDED_CLAIM_FIRST)
+        raise NotAllowed(_(UNATTENDED_CLAIM_FIRST))
     for attempt in (1, 2):
         if is_stale(action, case, version, seen):
             raise StaleCase(describe_change(case))
@@ -200,7 +204,7 @@ def _apply(case: Case, actor: User, version: int | None, action: str,
             if not retry or action in STATE_OF_ACTION or attempt == 2:
                 raise StaleCase(describe_change(case)) from None
             if not can_view(actor, case):
-                raise NotAllowed("this case is not yours") from None
+                raise NotAllowed(_("this case is not yours")) from None
         except ActionError:
             db.session.rollback()
             raise
@@ -218,7 +222,7 @@ def _timeline(case: Case, actor: User, kind: str, meta: Mapping[str, Any],
 def _set_assignee(case: Case, actor: User, assignee: User | None) -> dict[str, Any]:
     before = case.assigned_to
     if (before.id if before else None) == (assignee.id if assignee else None):
-        raise InvalidAction("the case is already assigned that way")
+        raise InvalidAction(_("the case is already assigned that way"))
     meta = timeline.assignment_meta(before, assignee)
     case.assigned_to = assignee
     _timeline(case, actor, "assignment", meta)
@@ -242,12 +246,12 @@ def assign(case: Case, actor: User, version: int | None, assignee_id: int | None
         if assignee_id is not None:
             assignee = db.session.get(User, assignee_id)
             if assignee is None or not assignee.active:
-                raise InvalidAction("no active user with that id")
+                raise InvalidAction(_("no active user with that id"))
         if not can_assign_others(actor):
             releasing_own = assignee is None and case.assigned_to_id == actor.id
             taking = assignee is not None and assignee.id == actor.id
             if not (releasing_own or taking):
-                raise NotAllowed("only supervisors assign cases to others")
+                raise NotAllowed(_("only supervisors assign cases to others"))
         return _set_assignee(case, actor, assignee)
 
     _apply(case, actor, version, "case.assign", change, seen=seen)
@@ -260,7 +264,7 @@ def change_status(case: Case, actor: User, version: int | None, target: str,
         try:
             check_transition(case.status, target, resolution or None)
         except TransitionError as exc:
-            raise TransitionRefused(str(exc).capitalize() + ".") from exc
+            raise TransitionRefused(str(exc)) from exc
         before = case.status
         case.status = target
         if target == "closed":
@@ -295,17 +299,19 @@ def classify(case: Case, actor: User, version: int | None,
         changes: dict[str, list[str | None]] = {}
         for field, raw in values.items():
             if field not in vocabularies:
-                raise InvalidAction(f"unknown classification field {field!r}")
+                raise InvalidAction(_("unknown classification field %(field)s",
+                                       field=repr(field)))
             value = raw or None
             if value is not None and value not in vocabularies[field]:
-                raise InvalidAction(f"{value!r} is not a {field.replace('_', ' ')}")
+                raise InvalidAction(_("%(value)s is not a valid %(field)s",
+                                       value=repr(value), field=label(field)))
             if value is None and field == "urgency":
-                raise InvalidAction("urgency cannot be empty")
+                raise InvalidAction(_("urgency cannot be empty"))
             if getattr(case, field) != value:
                 changes[field] = [getattr(case, field), value]
         if not changes:
-            raise InvalidAction("nothing changed")
-        for field, (_, value) in changes.items():
+            raise InvalidAction(_("nothing changed"))
+        for field, (_before, value) in changes.items():
             setattr(case, field, value)
         _timeline(case, actor, "classification_change",
                   timeline.classification_change_meta(changes))
@@ -314,18 +320,19 @@ def classify(case: Case, actor: User, version: int | None,
     _apply(case, actor, version, "case.classify", change, seen=seen, work="classify")
 
 
-def _text(body: str | None, limit: int, what: str) -> str:
+def _text(body: str | None, limit: int, empty: str, too_long: str) -> str:
     text = (body or "").strip()
     if not text:
-        raise InvalidAction(f"the {what} is empty")
+        raise InvalidAction(empty)
     if len(text) > limit:
-        raise InvalidAction(f"the {what} is longer than {limit} characters")
+        raise InvalidAction(too_long)
     return text
 
 
 def add_note(case: Case, actor: User, version: int | None, body: str | None) -> None:
     """Add an internal note (never shown to the caller)."""
-    text = _text(body, MAX_NOTE_LENGTH, "note")
+    text = _text(body, MAX_NOTE_LENGTH, _("the note is empty"),
+                 _("the note is longer than %(limit)d characters", limit=MAX_NOTE_LENGTH))
 
     def change() -> dict[str, Any]:
         _timeline(case, actor, "note", {}, body=text)
@@ -355,7 +362,7 @@ def reply(case: Case, actor: User, version: int | None, body: str | None, *,
     if not (body or "").strip() and template_id is not None:
         body = reply_templates.template_text(template_id, language)
         if body is None:
-            raise InvalidAction("that approved reply has no text in the case's language")
+            raise InvalidAction(_("that approved reply has no text in the case's language"))
     try:
         text = reply_policy.checked_text(body)
     except reply_policy.ReplyRefused as exc:
@@ -365,7 +372,7 @@ def reply(case: Case, actor: User, version: int | None, body: str | None, *,
         audit.record("case.reply_refused", actor=actor, case=case,
                      detail={"reason": "approved_replies_only", "length": len(text)})
         db.session.commit()
-        raise NotAllowed(APPROVED_ONLY)
+        raise NotAllowed(_(APPROVED_ONLY))
     sent: list[Interaction] = []
 
     def change() -> dict[str, Any]:
@@ -387,7 +394,8 @@ def _whatsapp_template_reply(case: Case, actor: User, version: int | None, name:
     """Queue an approved WhatsApp template (by Content SID) with the reference as {{1}}."""
     sid = whatsapp.content_sid(name, language) if reply_policy.is_whatsapp(case) else None
     if sid is None:
-        raise InvalidAction("that WhatsApp template is not configured for this case's language")
+        raise InvalidAction(_("that WhatsApp template is not configured for this case's "
+                              "language"))
     sent: list[Interaction] = []
 
     def change() -> dict[str, Any]:
@@ -414,7 +422,7 @@ def retry_reply(case: Case, actor: User, interaction_id: int | None) -> str:
     message = (db.session.get(Interaction, interaction_id)
                if interaction_id and 0 < interaction_id <= MAX_ROW_ID else None)
     if message is None or message.case_id != case.id or message.kind != "message_out":
-        raise InvalidAction("no such reply on this case")
+        raise InvalidAction(_("no such reply on this case"))
     done: list[str] = []
 
     def change() -> dict[str, Any]:
@@ -438,15 +446,16 @@ def log_callback(case: Case, actor: User, version: int | None, outcome: str,
     thinking twice: the call is refused unless ``confirm_unsafe``, which is audited.
     """
     if case.contact_ok is False and not confirm_unsafe:
-        raise InvalidAction(UNSAFE_CONTACT)
+        raise InvalidAction(_(UNSAFE_CONTACT))
     if outcome not in CALLBACK_OUTCOMES:
-        raise InvalidAction("choose the outcome of the call")
+        raise InvalidAction(_("choose the outcome of the call"))
     when = at or utcnow()
     if when > utcnow() + CALLBACK_CLOCK_SKEW:
-        raise InvalidAction("the call time is in the future")
+        raise InvalidAction(_("the call time is in the future"))
     text = (note or "").strip() or None
     if text is not None and len(text) > MAX_NOTE_LENGTH:
-        raise InvalidAction(f"the note is longer than {MAX_NOTE_LENGTH} characters")
+        raise InvalidAction(_("the note is longer than %(limit)d characters",
+                                limit=MAX_NOTE_LENGTH))
 
     def change() -> dict[str, Any]:
         unsafe = case.contact_ok is False
@@ -477,7 +486,7 @@ def call_back(case: Case, actor: User, version: int | None, *,
     from hotline.channels.twilio import calls
 
     if case.contact_ok is False and not confirm_unsafe:
-        raise InvalidAction(UNSAFE_CALL_BACK)
+        raise InvalidAction(_(UNSAFE_CALL_BACK))
     refusal = calls.call_back_refusal(case, actor)
     if refusal is not None:
         raise InvalidAction(refusal)
@@ -507,7 +516,7 @@ def add_interpreter(case: Case, actor: User, interpreter_id: int | None) -> Inte
     interpreter = (db.session.get(User, interpreter_id)
                    if interpreter_id and 0 < interpreter_id <= MAX_ROW_ID else None)
     if interpreter is None:
-        raise InvalidAction("choose who interprets")
+        raise InvalidAction(_("choose who interprets"))
     made: list[Interaction] = []
 
     def change() -> dict[str, Any]:
@@ -528,12 +537,13 @@ def flag_caller(case: Case, actor: User, version: int | None, flag: str | None, 
     """Flag the case's caller hostile or blocked, or clear the flag."""
     value = flag or None
     if value is not None and value not in CALLER_FLAGS:
-        raise InvalidAction(f"a caller flag is one of {', '.join(CALLER_FLAGS)}")
+        raise InvalidAction(_("a caller flag is one of %(flags)s",
+                              flags=", ".join(label(f) for f in CALLER_FLAGS)))
 
     def change() -> dict[str, Any]:
         before = case.caller.flag
         if before == value:
-            raise InvalidAction("the caller is already flagged that way")
+            raise InvalidAction(_("the caller is already flagged that way"))
         case.caller.flag = value
         changes = {"caller_flag": [before, value]}
         _timeline(case, actor, "classification_change",

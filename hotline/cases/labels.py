@@ -74,6 +74,8 @@ FIELD_LABELS: dict[str, LazyString] = {
     "affiliation": _l("affiliation"),
     "urgency": _l("urgency"),
     "language": _l("language"),
+    # A caller flag change is a classification change entry too (``actions.flag_caller``).
+    "caller_flag": _l("caller flag"),
 }
 CALLBACK_OUTCOME_LABELS: dict[str, LazyString] = {
     "reached": _l("reached"),

@@ -28,19 +28,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from hotline.channels.twilio import whatsapp
 from hotline.extensions import db
+from hotline.i18n import N_
 from hotline.models import Caller, Case, Interaction
 
 MAX_REPLY_CHARS = 1600
 LEFT = frozenset({"sent", "delivered", "read", "published"})
 PROBLEMS = frozenset({"failed", "undelivered", "not_sent", "unknown"})
 
-OPTED_OUT = "not sent: the caller opted out (STOP)"
-BLOCKED = "not sent: the caller is blocked"
-NO_NUMBER = "not sent: the caller cannot be reached on this channel"
+# Stored in English as a reply's ``last_error``; the case page shows them translated.
+OPTED_OUT = N_("not sent: the caller opted out (STOP)")
+BLOCKED = N_("not sent: the caller is blocked")
+NO_NUMBER = N_("not sent: the caller cannot be reached on this channel")
 
 
 class ReplyRefused(ValueError):
@@ -51,9 +54,10 @@ def checked_text(body: str | None) -> str:
     """``body`` stripped; ReplyRefused when it is empty or longer than the limit."""
     text = (body or "").strip()
     if not text:
-        raise ReplyRefused("the reply is empty")
+        raise ReplyRefused(_("the reply is empty"))
     if len(text) > MAX_REPLY_CHARS:
-        raise ReplyRefused(f"the reply is longer than {MAX_REPLY_CHARS} characters")
+        raise ReplyRefused(_("the reply is longer than %(limit)d characters",
+                             limit=MAX_REPLY_CHARS))
     return text
 
 
@@ -75,13 +79,13 @@ def queue_refusal(case: Case) -> str | None:
     if case.channel == "web":
         return None
     if case.caller.opted_out:
-        return "the caller opted out (STOP): no message can be sent"
+        return _("the caller opted out (STOP): no message can be sent")
     if case.caller.flag == "blocked":
-        return "the caller is blocked: no message can be sent"
+        return _("the caller is blocked: no message can be sent")
     return None
 
 
-WHATSAPP_CLOSED = ("The WhatsApp 24-hour window is closed: the caller last wrote more than "
+WHATSAPP_CLOSED = N_("The WhatsApp 24-hour window is closed: the caller last wrote more than "
                    "24 hours ago, so WhatsApp accepts only an approved template. Choose a "
                    "WhatsApp template in the list, or wait for the caller to write again.")
 
@@ -102,7 +106,7 @@ def whatsapp_refusal(case: Case, now: datetime) -> str | None:
     if not is_whatsapp(case):
         return None
     until = whatsapp_window(case)
-    return WHATSAPP_CLOSED if until is None or until <= now else None
+    return _(WHATSAPP_CLOSED) if until is None or until <= now else None
 
 
 def is_staff_reply(message: Interaction) -> bool:

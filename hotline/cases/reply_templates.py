@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from hotline import audit
@@ -96,14 +97,15 @@ def save(template: ReplyTemplate | None, name: str, texts: Mapping[str, str | No
     """Create (``template`` None) or change a template; audited; no commit."""
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME_CHARS:
-        raise TemplateError(f"a name of 1 to {MAX_NAME_CHARS} characters is needed")
+        raise TemplateError(_("A name of 1 to %(limit)d characters is needed.",
+                              limit=MAX_NAME_CHARS))
     clean = {lang: (texts.get(lang) or "").strip() or None for lang in TEMPLATE_LANGUAGES}
     if not any(clean.values()):
-        raise TemplateError("write the text in at least one language")
+        raise TemplateError(_("Write the text in at least one language."))
     taken = db.session.execute(select(ReplyTemplate.id).where(
         func.lower(ReplyTemplate.name) == name.lower())).scalar_one_or_none()
     if taken is not None and (template is None or taken != template.id):
-        raise TemplateError("another template has that name")
+        raise TemplateError(_("Another template has that name."))
     created = template is None
     template = template or ReplyTemplate()
     template.name = name

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
+from hotline.cases.labels import label
+
 STATUSES = ("new", "triaged", "in_progress", "waiting", "closed")
 OPEN_STATUSES = ("new", "triaged", "in_progress", "waiting")
 
@@ -56,10 +60,12 @@ def status_after_work(current: str, work: str) -> str | None:
 
 
 def check_transition(current: str, target: str, resolution: str | None = None) -> None:
-    """Raise TransitionError unless ``current`` → ``target`` is allowed and complete."""
+    """Raise TransitionError unless ``current`` → ``target`` is allowed and complete (its
+    message is a sentence for staff, in the reader's language)."""
     if target not in STATUSES:
-        raise TransitionError(f"unknown status {target!r}")
+        raise TransitionError(_("Unknown status %(status)s.", status=repr(target)))
     if not can_transition(current, target):
-        raise TransitionError(f"a {current} case cannot become {target}")
+        raise TransitionError(_("A %(current)s case cannot become %(target)s.",
+                                current=label(current), target=label(target)))
     if target == "closed" and resolution not in RESOLUTIONS:
-        raise TransitionError("closing a case requires a resolution")
+        raise TransitionError(_("Closing a case requires a resolution."))

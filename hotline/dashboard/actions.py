@@ -99,13 +99,14 @@ def _assign(case: Case, actor: User, form: AssignForm) -> None:
 class StatusForm(VersionedForm):
     # The workflow table judges the target (with a clear message), not the choice list.
     status = SelectField(_l("New status"), validators=[InputRequired()], validate_choice=False)
-    resolution = SelectField(_l("Resolution (required to close)"), validators=[Optional()],
-                             choices=options([("", "—")] + [(r, label(r)) for r in RESOLUTIONS]))
+    resolution = SelectField(_l("Resolution (required to close)"), validators=[Optional()])
 
 
 def _setup_status(form: StatusForm, case: Case, context: FormContext, fresh: bool) -> None:
     targets = next_statuses(case.status)
     form.status.choices = options([(s, label(s)) for s in targets])
+    # Named here, in the reader's language (a class attribute would be English).
+    form.resolution.choices = options([("", "—")] + [(r, label(r)) for r in RESOLUTIONS])
 
 
 def _status(case: Case, actor: User, form: StatusForm) -> None:
@@ -200,16 +201,19 @@ def _retry_reply(case: Case, actor: User, form: RetryReplyForm) -> None:
 # ---- callback -----------------------------------------------------------------------------------
 
 class CallbackForm(VersionedForm):
-    outcome = SelectField(_l("Outcome"), validators=[InputRequired()],
-                          choices=options([("", "—")]
-                                          + [(o, label(o)) for o in CALLBACK_OUTCOMES]))
-    at = DateTimeLocalField(LazyString(staff_time.typed_time_label, "When"),
+    outcome = SelectField(_l("Outcome"), validators=[InputRequired()])
+    at = DateTimeLocalField(LazyString(staff_time.typed_time_label, _l("When")),
                             format="%Y-%m-%dT%H:%M", validators=[Optional()])
     note = TextAreaField(_l("What happened (optional)"),
                          validators=[Optional(), Length(max=actions.MAX_NOTE_LENGTH)])
     confirm_unsafe = BooleanField(
         _l("I confirm: the caller said it is not safe to contact them, and this call was "
            "necessary anyway (logged)"))
+
+
+def _setup_callback(form: CallbackForm, case: Case, context: FormContext, fresh: bool
+                    ) -> None:
+    form.outcome.choices = options([("", "—")] + [(o, label(o)) for o in CALLBACK_OUTCOMES])
 
 
 def _callback(case: Case, actor: User, form: CallbackForm) -> None:
@@ -265,11 +269,12 @@ def _interpreter(case: Case, actor: User, form: InterpreterForm) -> None:
 # ---- caller flag --------------------------------------------------------------------------------
 
 class FlagForm(VersionedForm):
-    flag = SelectField(_l("Caller flag"), validators=[Optional()],
-                       choices=options([("", "no flag")] + [(f, f) for f in CALLER_FLAGS]))
+    flag = SelectField(_l("Caller flag"), validators=[Optional()])
 
 
 def _setup_flag(form: FlagForm, case: Case, context: FormContext, fresh: bool) -> None:
+    form.flag.choices = options([("", str(_l("no flag")))]
+                                + [(f, label(f)) for f in CALLER_FLAGS])
     if fresh:
         form.flag.data = case.caller.flag or ""
 
@@ -298,7 +303,8 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
                setup=_setup_classify, changes="case.classify"),
     ActionSpec("note", NoteForm, lambda case, actor, form: actions.add_note(
         case, actor, form.version.data, form.body.data), _l("Note added.")),
-    ActionSpec("callback", CallbackForm, _callback, _l("Callback attempt logged.")),
+    ActionSpec("callback", CallbackForm, _callback, _l("Callback attempt logged."),
+               setup=_setup_callback),
     ActionSpec("flag", FlagForm, lambda case, actor, form: actions.flag_caller(
         case, actor, form.version.data, form.flag.data or None, seen=form.seen.data or None),
         _l("Caller flag saved."), setup=_setup_flag, changes="caller.flag"),

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Select, func, literal, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
@@ -232,10 +234,41 @@ def latest_case_id() -> int:
 
 def assignee_choices(user: User) -> list[tuple[str, str]]:
     """Options of the assignee filter for ``user``."""
-    choices = [("", "Anyone"), ("mine", "Mine"), ("unassigned", "Unassigned")]
+    choices = [("", _("Anyone")), ("mine", _("Mine")), ("unassigned", _("Unassigned"))]
     if sees_all(user):
         users = db.session.execute(
             select(User).where(User.active.is_(True)).order_by(User.display_name)
         ).scalars()
         choices += [(str(u.id), u.display_name) for u in users]
     return choices
+
+
+def poll_texts(data: dict[str, int]) -> dict[str, str]:
+    """What queue.js shows for a poll's counts, in the reader's language (counts only).
+
+    ``waiting``: the new cases waiting; ``notice``: what arrived since the page was drawn
+    (the link that reloads it); ``alert``: what is fresh since the previous poll (the
+    desktop notification). Empty when there is nothing to say.
+    """
+    def news(cases: int, messages: int, team: int) -> str:
+        parts = []
+        if cases > 0:
+            parts.append(ngettext("%(num)d new case", "%(num)d new cases", cases))
+        if messages > 0:
+            parts.append(ngettext("%(num)d new message on your cases",
+                                  "%(num)d new messages on your cases", messages))
+        if team > 0:
+            parts.append(ngettext("%(num)d new message on team cases",
+                                  "%(num)d new messages on team cases", team))
+        return ", ".join(parts)
+
+    # ``team_messages``: caller messages on unassigned cases already worked, where the
+    # poll counts them (absent: none).
+    arrived = news(data["arrived"], data["mine_messages"], data.get("team_messages", 0))
+    return {
+        "waiting": ngettext("%(num)s new case waiting", "%(num)s new cases waiting",
+                            data["new"]),
+        "notice": _("%(news)s: show them", news=arrived) if arrived else "",
+        "alert": news(data["fresh_cases"], data["fresh_messages"],
+                      data.get("fresh_team_messages", 0)),
+    }

@@ -25,6 +25,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -64,6 +66,15 @@ EARLIER_CASES_SHOWN = 20
 CONTACT_SAFETY = {False: "unsafe", True: "safe", None: "not_asked"}
 # Callers whose stored address is no number to reveal (a web key, a Telegram chat id).
 UNREVEALED_ADDRESS_KINDS = ("web", "telegram")
+# Why a recording or an attachment could not be streamed: too large, gone, not fetched.
+FETCH_REFUSALS = {
+    "recording": (_l("The recording is larger than %(mb)d MB."),
+                  _l("This recording is no longer available."),
+                  _l("The recording could not be fetched.")),
+    "attachment": (_l("The attachment is larger than %(mb)d MB."),
+                   _l("This attachment is no longer available."),
+                   _l("The attachment could not be fetched.")),
+}
 
 
 @bp.app_template_filter("label")
@@ -118,6 +129,9 @@ def queue() -> Any:
 def poll() -> Response:
     """Small JSON for queue.js: counts and ids only, never anything a caller wrote.
 
+    ``texts``: the words queue.js shows for those counts, in the reader's language
+    (``queue.poll_texts``), so plural forms come from the catalogues.
+
     ``since`` / ``since_message``: the newest case and timeline entry when the page was
     drawn (``arrived`` and ``mine_messages`` count after them); ``seen`` /
     ``seen_message``: what the previous poll answered (``fresh_*`` count after them, so
@@ -131,7 +145,7 @@ def poll() -> Response:
             values[name] = values[fallback] if fallback else 0
             continue
         if not queue_mod.valid_id(raw):
-            abort(400, description=f"{name} must be an id")
+            abort(400, description=_("%(name)s must be an id", name=name))
         values[name] = int(raw)
     arrived, latest = queue_mod.arrived_since(current_user, values["since"])
     fresh_cases, _latest = queue_mod.arrived_since(current_user, values["seen"])
@@ -139,10 +153,11 @@ def poll() -> Response:
                                                            values["since_message"])
     fresh_messages, _newest = queue_mod.messages_on_own_cases(current_user,
                                                               values["seen_message"])
-    return jsonify({"new": queue_mod.new_count(current_user), "arrived": arrived,
-                    "latest_id": latest, "mine_messages": mine,
-                    "latest_message_id": latest_message, "fresh_cases": fresh_cases,
-                    "fresh_messages": fresh_messages})
+    data = {"new": queue_mod.new_count(current_user), "arrived": arrived,
+            "latest_id": latest, "mine_messages": mine,
+            "latest_message_id": latest_message, "fresh_cases": fresh_cases,
+            "fresh_messages": fresh_messages}
+    return jsonify({**data, "texts": queue_mod.poll_texts(data)})
 
 
 def actions_vocabulary(name: str) -> tuple[str, ...]:
@@ -283,7 +298,7 @@ def reveal(reference: str) -> Any:
     """Show the caller's number, and contact details, once, for roles allowed to (audited)."""
     case = load_case(reference)
     if not can_reveal(current_user):
-        abort(403, description="your role does not allow revealing caller numbers")
+        abort(403, description=_("your role does not allow revealing caller numbers"))
     audit.record("case.reveal", actor=current_user, case=case,
                  detail={"caller_id": case.caller_id,
                          "contact_details": case.contact_details is not None})
@@ -306,7 +321,7 @@ def case_action(reference: str, action: str) -> Any:
         abort(404)
     case = load_case(reference)
     if not role_at_least(current_user.role, spec.min_role):
-        abort(403, description="your role does not allow this action")
+        abort(403, description=_("your role does not allow this action"))
     form = build_form(action, case, FormContext(assignable=_assignable()),
                       formdata=request.form)
     if not form.validate():
@@ -332,10 +347,12 @@ def end_shift() -> Any:
     """End my shift: my open cases go back to the team queue, I go off duty (audited)."""
     form = EndShiftForm()
     if not form.validate_on_submit():
-        abort(400, description="The form was incomplete.")
+        abort(400, description=_("The form was incomplete."))
     count = actions.end_shift(current_user)
-    flash(_("Shift ended: %(count)d of your cases went back to the team queue, each with a "
-            "handover note. You are off duty.", count=count), "success")
+    flash(ngettext("Shift ended: %(num)d of your cases went back to the team queue, with a "
+                   "handover note. You are off duty.",
+                   "Shift ended: %(num)d of your cases went back to the team queue, each with "
+                   "a handover note. You are off duty.", count), "success")
     return redirect(url_for(".queue"), code=303)
 
 
@@ -343,20 +360,21 @@ def _entry_of(case: Case, interaction_id: int, kind: str) -> Interaction:
     interaction = (db.session.get(Interaction, interaction_id)
                    if interaction_id <= MAX_ROW_ID else None)
     if interaction is None or interaction.case_id != case.id or interaction.kind != kind:
-        abort(404, description="No such recording." if kind == "voicemail"
-              else "No such attachment.")
+        abort(404, description=_("No such recording.") if kind == "voicemail"
+              else _("No such attachment."))
     return interaction
 
 
 def _fetch_failed(exc: Exception, what: str) -> None:
     """Turn a failed fetch from Twilio into 404 / 413 / 502 (never a 500)."""
+    too_large, gone, failed = FETCH_REFUSALS[what]
     if isinstance(exc, recordings.MediaTooLarge):
-        abort(413, description=f"The {what} is larger than "
-                               f"{recordings.MAX_MEDIA_BYTES // (1024 * 1024)} MB.")
+        abort(413, description=str(too_large) % {
+            "mb": recordings.MAX_MEDIA_BYTES // (1024 * 1024)})
     if isinstance(exc, recordings.RecordingUnavailable | LookupError | FileNotFoundError):
-        abort(404, description=f"This {what} is no longer available.")
+        abort(404, description=str(gone))
     current_app.logger.warning("%s fetch failed: %s", what, type(exc).__name__)
-    abort(502, description=f"The {what} could not be fetched.")
+    abort(502, description=str(failed))
 
 
 @bp.get("/cases/<reference>/voicemail/<int:interaction_id>")

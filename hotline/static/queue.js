@@ -2,7 +2,9 @@
    The poll keeps running in a background tab (a night shift works in another tab): the
    title and the favicon badge update; an optional sound and a desktop notification (the
    permission is asked on a click) say "2 new cases" or "1 new message on your cases",
-   never anything a caller wrote. When the session ends the poll gets a JSON 401 and the
+   never anything a caller wrote. Every word shown comes from the server in the reader's
+   language: the poll's "texts" (plural forms from the catalogues) and the page's
+   data-signed-out. When the session ends the poll gets a JSON 401 and the
    page says so in a banner with a sign-in link. Nothing here uses another host.
    The page works without this script (the Refresh link reloads it). */
 (function () {
@@ -14,7 +16,9 @@
   var latestMessage = root.getAttribute("data-latest-message") || "0";
   var seconds = parseInt(root.getAttribute("data-poll-seconds"), 10) || 25;
   var baseTitle = root.getAttribute("data-title");
+  var signedOutTitle = root.getAttribute("data-signed-out") || "Signed out";
   var notice = document.getElementById("queue-notice");
+  var waiting = document.getElementById("new-waiting");
   var counter = document.getElementById("new-count");
   var ended = document.getElementById("session-ended");
   var controls = document.getElementById("alert-controls");
@@ -79,34 +83,37 @@
     shown.onclick = function () { window.focus(); shown.close(); };
   }
 
-  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
-
   function show(data) {
     document.title = (data["new"] > 0 ? "(" + data["new"] + ") " : "") + baseTitle;
-    counter.textContent = String(data["new"]);
-    badge(data["new"]);
-    var news = [];
-    if (data.arrived > 0) { news.push(plural(data.arrived, "new case", "new cases")); }
-    if (data.mine_messages > 0) {
-      news.push(plural(data.mine_messages, "new message", "new messages") + " on your cases");
+    var texts = data.texts || {};
+    if (waiting && texts.waiting) {
+      waiting.textContent = "";
+      // The count keeps its own element (id="new-count") inside the sentence.
+      var at = texts.waiting.indexOf(String(data["new"]));
+      if (at < 0) {
+        waiting.textContent = texts.waiting;
+      } else {
+        counter = document.createElement("span");
+        counter.id = "new-count";
+        counter.textContent = String(data["new"]);
+        waiting.appendChild(document.createTextNode(texts.waiting.slice(0, at)));
+        waiting.appendChild(counter);
+        waiting.appendChild(document.createTextNode(
+          texts.waiting.slice(at + String(data["new"]).length)));
+      }
+    } else if (counter) {
+      counter.textContent = String(data["new"]);
     }
-    if (data.arrived > 0 || data.mine_messages > 0) {
+    badge(data["new"]);
+    if (texts.notice) {
       notice.textContent = "";
       var link = document.createElement("a");
       link.href = window.location.pathname + window.location.search;
-      link.textContent = news.join(", ") + ": show them";
+      link.textContent = texts.notice;
       notice.appendChild(link);
       notice.hidden = false;
     }
-    var fresh = data.fresh_cases + data.fresh_messages;
-    if (fresh > 0) {
-      var parts = [];
-      if (data.fresh_cases > 0) { parts.push(plural(data.fresh_cases, "new case", "new cases")); }
-      if (data.fresh_messages > 0) {
-        parts.push(plural(data.fresh_messages, "new message", "new messages") + " on your cases");
-      }
-      notify(parts.join(", "));
-    }
+    if (texts.alert) { notify(texts.alert); }
   }
 
   function signedOut(login) {
@@ -115,7 +122,7 @@
     var here = window.location.pathname + window.location.search;
     link.href = (login || "/login") + "?next=" + encodeURIComponent(here);
     ended.hidden = false;
-    document.title = "Signed out — " + baseTitle;
+    document.title = signedOutTitle + " — " + baseTitle;
     badge(0);
   }
 

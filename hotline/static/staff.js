@@ -39,7 +39,8 @@
       var hint = document.createElement("p");
       hint.className = "muted draft-restored";
       hint.id = action + "-draft-restored";
-      hint.textContent = "Your unsent draft was kept.";
+      // The words come from the page, in the reader's language (data-draft-kept).
+      hint.textContent = root.getAttribute("data-draft-kept") || "Your unsent draft was kept.";
       box.parentNode.insertBefore(hint, box.nextSibling);
     } else if (box.value) {
       store.setItem(key, box.value);  // a refused action's text, sent back by the server

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from hotline.extensions import db
 from hotline.intake.service import receive
-from hotline.models import Case, utcnow
+from hotline.models import Case, User, utcnow
 from tests.conftest import login_as
 
 CALLER = "+79161234545"
@@ -127,6 +127,22 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
         other.get_by_label("Internal note (never sent to the caller)").fill("Late note")
         other.get_by_role("button", name="Add note").click()
         assert other.get_by_text("Note added.").is_visible()
+
+        # The same pages for a staff member who reads Ukrainian and a supervisor who reads
+        # Korean (their language set on their account; README screenshots).
+        for user, context, lang, queue_word in ((staff, mine, "uk", "Черга"),
+                                                (colleague, theirs, "ko", "대기열")):
+            with app.app_context():
+                db.session.get(User, user.id).ui_language = lang
+                db.session.commit()
+            shown = context.new_page()
+            shown.goto(f"{live_server}/dashboard/")
+            assert shown.locator("html").get_attribute("lang") == lang
+            assert shown.title().endswith(f"{queue_word} — Hotline")
+            screenshot(shown, f"queue-{lang}.png")
+            shown.goto(f"{live_server}/dashboard/cases/{reference}")
+            assert shown.locator("html").get_attribute("lang") == lang
+            screenshot(shown, f"case-{lang}.png")
     finally:
         mine.close()
         theirs.close()

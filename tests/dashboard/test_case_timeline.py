@@ -155,7 +155,7 @@ def test_web_caller_who_said_safe_and_replies_on_the_follow_up_page(line, staff)
     assert "****** fe" in told and "ivan_safe" not in page  # masked until a reveal
     assert post_action(client, reference, "reply", body="We read you.").status_code == 303
     text = timeline_text(page_of(client, reference))
-    assert "Reply by Olena K. (web) on the web follow-up page" in text
+    assert "Reply by Olena K. (web form) on the web follow-up page" in text
     assert api(line, f"/api/v1/cases/{reference}")["contact_ok"] is True
 
 
@@ -176,7 +176,7 @@ def test_sms_case_with_reply_delivery_notes_status_and_classification(line, fake
     page = page_of(staff_client, reference)
     assert safety(page) == ("Not asked", "contact-safety-not_asked")
     assert api(line, f"/api/v1/cases/{reference}")["contact_ok"] is None
-    assert "Caller wrote (sms) · auto-reply sent" in timeline_text(page)
+    assert "Caller wrote (SMS) · auto-reply sent" in timeline_text(page)
 
     assert post_action(staff_client, reference, "claim").status_code == 303
     assert post_action(staff_client, reference, "reply", body="Мы вас слышим").status_code == 303
@@ -191,9 +191,9 @@ def test_sms_case_with_reply_delivery_notes_status_and_classification(line, fake
     assert post_signed(client, "/twilio/sms/status",
                        {"MessageSid": sid, "MessageStatus": "delivered"}).status_code == 204
     text = timeline_text(page_of(staff_client, reference))
-    for expected in ("Caller wrote (sms)", "Хочу сдаться",
+    for expected in ("Caller wrote (SMS)", "Хочу сдаться",
                      "Olena K. assigned the case to Olena K.",
-                     "Reply by Olena K. (sms) delivered", "Мы вас слышим",
+                     "Reply by Olena K. (SMS) delivered", "Мы вас слышим",
                      "Note by Olena K.", "Sounded scared",
                      "System changed the status from new to in progress because the case "
                      "is being worked",
@@ -222,7 +222,7 @@ def test_whatsapp_media_listed_image_inline_and_file_as_download(line, fake, sta
     reference = case.display_reference
     client = signed_in(line, staff)
     page = page_of(client, reference)
-    assert "Caller wrote (whatsapp)" in timeline_text(page) and "2 attachments" in page
+    assert "Caller wrote (WhatsApp)" in timeline_text(page) and "2 attachments" in page
     with line.app_context():
         message_id = db.session.execute(select(Interaction.id).where(
             Interaction.kind == "message_in")).scalar_one()

@@ -230,11 +230,16 @@ def test_poll_counts_new_cases_and_arrivals(app, client, make_user, staff):
     html = client.get("/dashboard/").get_data(as_text=True)
     latest = int(re.search(r'data-latest-id="(\d+)"', html).group(1))
     data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
+    texts = data.pop("texts")
     assert data == {"new": 1, "arrived": 0, "latest_id": latest, "mine_messages": 0,
                     "latest_message_id": 0, "fresh_cases": 0, "fresh_messages": 0}
+    # The words queue.js shows: nothing arrived, so no notice and no alert.
+    assert texts == {"waiting": "1 new case waiting", "notice": "", "alert": ""}
     arrived = make_case(app)
     data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
     assert data["new"] == 2 and data["arrived"] == 1 and data["latest_id"] == arrived["id"]
+    assert data["texts"]["notice"] == "1 new case: show them"
+    assert data["texts"]["waiting"] == "2 new cases waiting"
     assert client.get("/dashboard/queue/poll?since=x").status_code == 400
     assert first["id"] < arrived["id"]
 

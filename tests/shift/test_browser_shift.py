@@ -130,7 +130,7 @@ def test_a_shift_from_sign_in_to_close(app, fake, chromium, live_server, make_us
         # The queue shows the new case; open it.
         assert page.title().startswith("(1)")
         row = page.locator("tr", has_text=reference)
-        assert row.count() == 1 and "sms" in row.inner_text()
+        assert row.count() == 1 and "SMS" in row.inner_text()
         page.get_by_role("link", name=reference).click()
         page.wait_for_url(f"**/dashboard/cases/{reference}")
 
