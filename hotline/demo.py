@@ -30,7 +30,10 @@ one-time password, then two-factor enrolment and an own password like any new ac
 Invariants kept: a caller has at most one open case (the latest); earlier cases of a
 returning caller are closed before the caller returns; closed cases have ``closed_at``
 and a ``resolution``; ``first_response_at`` is after ``created_at``; only open voice
-cases need a callback; ids grow with ``created_at``, as they do in a live system.
+cases need a callback; ids grow with ``created_at``, as they do in a live system;
+``awaiting_staff_since`` is what the intake and the staff actions would have left (the
+first caller contact after the last staff entry, none on a closed case), so the demo staff,
+who are all off duty, leave some unattended cases for whoever is on duty.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ CALLER_COLUMNS = ("id", "address_index", "address", "address_kind", "name", "opt
 CASE_COLUMNS = ("id", "reference", "caller_id", "channel", "status", "resolution", "category",
                 "caller_type", "affiliation", "urgency", "language", "region",
                 "assigned_to_id", "version", "callback_needed", "created_at", "updated_at",
-                "first_response_at", "closed_at")
+                "first_response_at", "closed_at", "awaiting_staff_since")
 INTERACTION_COLUMNS = ("id", "case_id", "kind", "channel", "external_id", "body", "meta",
                        "author_id", "created_at", "delivery_status", "send_attempts")
 
@@ -417,9 +420,15 @@ class _Generator:
         if worked:
             cumulative = self.urgency.get(category or "", self.default_urgency)
             urgency = rng.choices(URGENCY_LEVELS, cum_weights=cumulative)[0]
+        # Whoever answered an unassigned case is a staff member too (they did not claim it).
+        author = assignee
+        if author is None and worked and self.staff_ids:
+            author = self.staff_ids[case_id % len(self.staff_ids)]
         entries = self._timeline(first_interaction_id, case_id, channel, language, created,
-                                 first_response, horizon, assignee, callback)
+                                 first_response, horizon, author, assignee, callback)
         updated = max(closed_at or created, entries[-1][8] if entries else created)
+        # Closing is a staff action, so a closed case has no caller waiting.
+        awaiting = None if status == "closed" else _awaiting_since(entries)
         row = (
             case_id, self._reference(), caller_id, channel, status, resolution,
             category,
@@ -429,12 +438,13 @@ class _Generator:
             language,
             rng.choice(self.pool.regions) if rng.random() < 0.4 else None,
             assignee, 1, callback, ts(created), ts(updated), ts(first_response), ts(closed_at),
+            ts(awaiting),
         )
         return row, [item[:8] + (ts(item[8]),) + item[9:] for item in entries]
 
     def _timeline(self, next_id: int, case_id: int, channel: str, language: str,
                   created: datetime, first_response: datetime | None, horizon: datetime,
-                  assignee: int | None, callback: bool) -> list[tuple]:
+                  author: int | None, assignee: int | None, callback: bool) -> list[tuple]:
         rng, pool = self.rng, self.pool
         bodies = pool.bodies[language]
         rows: list[tuple] = []
@@ -473,7 +483,6 @@ class _Generator:
                 self.meta_empty, None, created)
         if first_response is None:
             return rows
-        author = assignee
         if assignee is not None:
             assigned = {**timeline.assignment_meta(None, None), "to": assignee}
             add("assignment", None, None, None, json.dumps(assigned), assignee,
@@ -496,6 +505,25 @@ class _Generator:
                 add("note", None, None, rng.choice(pool.notes), self.meta_empty, author, at)
         rows.sort(key=lambda row: row[8])
         return [(next_id + i,) + row[1:] for i, row in enumerate(rows)]
+
+
+def _awaiting_since(entries: list[tuple]) -> datetime | None:
+    """``Case.awaiting_staff_since`` as the intake and the staff actions leave it after
+    this timeline (rows in ``INTERACTION_COLUMNS`` order, oldest first): the first caller
+    contact after the last entry by staff (None when staff acted last).
+
+    The intake stamps a caller contact unless a wait is already stamped; every staff
+    action clears it (``hotline/cases/actions.py``). Migration 0034's backfill computes
+    the same from a stored timeline.
+    """
+    waiting: datetime | None = None
+    for row in entries:
+        kind, author, at = row[2], row[7], row[8]
+        if author is not None:
+            waiting = None
+        elif kind in timeline.CALLER_KINDS:
+            waiting = waiting or at
+    return waiting
 
 
 def _demo_accounts(n_staff: int, n_supervisors: int) -> list[tuple[str, str, str]]:

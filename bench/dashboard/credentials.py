@@ -5,7 +5,8 @@ seeded staff member and a seeded supervisor it builds a session cookie the way a
 sign-in leaves it (the keys ``tests/conftest.py::login_as`` sets: the server-side session
 record's token, Flask-Login's ``_user_id`` and ``_fresh``, the second factor passed, and the
 sign-in and last-seen timestamps the idle and absolute lifetime checks read), signed with
-the app's own session serializer, so no password or TOTP code is needed. It also makes one
+the app's own session serializer, so no password or TOTP code is needed. The staff member
+is put on duty (the night shift). It also makes one
 API token per role, picks a case the staff member may see and notes the newest case id
 (what an open dashboard polls with) and the day of the first case (where "all time" starts).
 """
@@ -46,6 +47,10 @@ def main() -> None:
             User.email == f"staff01@{DEMO_EMAIL_DOMAIN}")).scalar_one()
         supervisor = db.session.execute(select(User).where(
             User.email == f"supervisor01@{DEMO_EMAIL_DOMAIN}")).scalar_one()
+        # The staff member works the night shift: on duty, so the unattended cases of the
+        # other demo staff (all off duty) are in their queue and unattended view, as for
+        # anyone on duty. No roster phone: the line never rings a made-up account.
+        staff.on_duty = True
         # A recent case of the staff member with a typical timeline (5 entries).
         count = (select(func.count(Interaction.id)).where(Interaction.case_id == Case.id)
                  .correlate(Case).scalar_subquery())

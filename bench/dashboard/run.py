@@ -102,6 +102,11 @@ def pages(reference: str, latest_id: int, first_day: str | None = None) -> list[
         # The default queue carries the latest-message preview and waiting columns.
         Page("queue (default)", "page", "/dashboard/", '<td class="preview">'),
         Page("queue (overdue)", "page", "/dashboard/?overdue=1", "<h1>Queue</h1>"),
+        # Colleagues' cases a caller wrote to while they are away (issue 13): the staff
+        # member is on duty (credentials.py), the other demo staff are not; the marker is
+        # an unattended row, so an empty view fails the row.
+        Page("queue (unattended)", "page", "/dashboard/?view=unattended",
+             'class="badge badge-unattended"'),
         Page("queue (filtered)", "page",
              "/dashboard/?status=in_progress&language=ru&category=surrender", "<h1>Queue</h1>"),
         Page("queue poll", "page", f"/dashboard/queue/poll?since={latest_id}", '"latest_id"',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from hotline.intake.service import receive
 from hotline.models import Caller, Case, Interaction, User
 
 N_CASES = 300
+UNATTENDED_MIGRATION = (Path(__file__).resolve().parents[2] / "migrations" / "versions"
+                        / "0034_unattended.py")
 
 
 @pytest.fixture
@@ -94,6 +97,34 @@ def test_case_invariants_hold(seeded) -> None:
     assert all(a.created_at <= b.created_at for a, b in zip(ordered, ordered[1:], strict=False))
     for item in db.session.scalars(select(Interaction)).all():
         assert item.created_at >= item.case.created_at
+
+
+def test_awaiting_staff_since_is_what_the_timeline_says(seeded) -> None:
+    """Seeded as the intake and the staff actions would have left it: migration 0034's
+    backfill, run over the seeded timelines, finds exactly the stamps the seed wrote."""
+    seeded_stamps = dict(db.session.execute(select(Case.id, Case.awaiting_staff_since)).all())
+    spec = importlib.util.spec_from_file_location("unattended_migration", UNATTENDED_MIGRATION)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    db.session.execute(text("UPDATE cases SET awaiting_staff_since = NULL"))
+    db.session.execute(text(migration.BACKFILL))
+    db.session.expire_all()
+    backfilled = dict(db.session.execute(select(Case.id, Case.awaiting_staff_since)).all())
+    assert backfilled == seeded_stamps
+    cases = db.session.scalars(select(Case)).all()
+    assert all(c.awaiting_staff_since is None for c in cases if c.status == "closed")
+    # Nobody has answered a new case yet: its caller waits since the first contact.
+    new = [c for c in cases if c.status == "new"]
+    assert new and all(c.awaiting_staff_since == c.created_at for c in new)
+    # Some assigned open cases wait on their assignee: unattended while the demo staff
+    # are away, so the unattended view of a seeded line is not empty.
+    waiting_on_assignee = [c for c in cases if c.status in OPEN_STATUSES
+                           and c.assigned_to_id and c.awaiting_staff_since]
+    assert waiting_on_assignee
+    # Whoever answered a case is a staff member, claimed or not.
+    staff_kinds = ("message_out", "note", "assignment")
+    assert not db.session.scalar(select(func.count()).select_from(Interaction).where(
+        Interaction.kind.in_(staff_kinds), Interaction.author_id.is_(None)))
 
 
 def test_seeding_again_adds_more_and_intake_carries_on(seeded) -> None:

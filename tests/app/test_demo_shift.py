@@ -101,6 +101,21 @@ def test_proportions_are_believable(app_ctx) -> None:
     assert open_count < 0.1 * len(cases)
 
 
+def test_an_on_duty_colleague_sees_the_seeded_unattended_cases(client, make_user,
+                                                                night) -> None:
+    """The demo staff are off duty: the open cases a caller wrote to since their last
+    action are the unattended view of whoever is on duty, and nothing else is."""
+    unattended = {c.display_reference for c in night if c.status in OPEN_STATUSES
+                  and c.assigned_to_id is not None and c.awaiting_staff_since is not None}
+    assert unattended
+    colleague = make_user("staff", on_duty=True)
+    login_as(client, colleague)
+    page = client.get("/dashboard/?view=unattended").get_data(as_text=True)
+    assert f'id="unattended-count">{len(unattended)}<' in page
+    shown = set(re.findall(r'class="ref" href="/dashboard/cases/([^"]+)"', page))
+    assert shown == unattended
+
+
 def test_demo_accounts_cannot_sign_in(app, client, night) -> None:
     from hotline.demo import NO_LOGIN_HASH
 
