@@ -3,7 +3,8 @@
 # Intake: 300 signed SMS webhooks through gunicorn + wrk on the local PostgreSQL, then a
 # short fixed-rate run; fails on any lost or duplicated interaction or error answer.
 # Dashboard: 300 seeded cases on PostgreSQL and SQLite, a few requests per page (queue,
-# filtered queue, poll, case page, report page, API) as staff and as supervisor; fails
+# overdue, unattended and filtered queue, poll, case page, report page at 30 days, 365 days
+# and all time, API) as staff and as supervisor; fails
 # on any unexpected status or a page without its marker text (e.g. a bounce to /login). Needs PostgreSQL on 127.0.0.1:5432 and wrk (.ci/run provides both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
