@@ -3,19 +3,22 @@
 One home for every value a page shows that is not a word: Babel formats them for the
 locale ``hotline.i18n`` chose, in the time zone Flask-Babel is given (its time-zone
 selector; UTC until one is set). The unit words (``min``, ``h``) are translated texts.
-Templates use the filters ``when``, ``day``, ``number``, ``duration`` and ``age``.
+Templates use the filters ``when``, ``day``, ``number``, ``duration`` and ``age``; the
+public follow-up page uses ``caller_when``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import format_date, format_datetime, format_decimal, get_timezone
 from flask_babel import gettext as _
 
 from hotline.models import utcnow
+from hotline.staff_time import default_zone_name, valid_zone
 
 DASH = "—"
 
@@ -36,6 +39,25 @@ def when(value: datetime | str | None) -> str:
     else:
         moment = value
     return f"{format_datetime(moment, 'short')} {get_timezone()}"
+
+
+def caller_when(value: datetime | None) -> str:
+    """A moment for a caller (the public follow-up page): in the deployment's zone.
+
+    A caller is not a staff member with a zone of their own, and UTC would put a reply
+    hours off their clock. So the time is shown in ``HOTLINE_TIMEZONE`` (the line's home
+    zone, whoever is signed in on the same browser), with the zone and its offset named:
+    ``2026-12-02 05:04 Europe/Kyiv (UTC+02:00)``; digits only, readable in any language.
+    """
+    if value is None:
+        return DASH
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    name = default_zone_name()
+    name = name if valid_zone(name) else "UTC"
+    local = moment.astimezone(ZoneInfo(name))
+    offset = local.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return f"{local:%Y-%m-%d %H:%M} {name} ({offset})"
 
 
 def day(value: date | datetime | None) -> str:
@@ -93,5 +115,5 @@ def register(app: Flask) -> None:
     """Install the filters on ``app``'s templates."""
     for name, function in (("when", when), ("day", day), ("number", number),
                            ("duration", duration), ("age", age),
-                           ("stored_text", stored_text)):
+                           ("stored_text", stored_text), ("caller_when", caller_when)):
         app.add_template_filter(function, name)

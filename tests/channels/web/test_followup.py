@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import limits
 import pytest
 from sqlalchemy import func, select
@@ -314,3 +316,18 @@ def test_language_switcher_on_followup_stays_on_followup(client):
     page = client.get("/followup?lang=uk").get_data(as_text=True)
     assert '<html lang="uk">' in page and "Прочитати відповідь" in page
     assert '<a href="/followup?lang=ko" hreflang="ko"' in page
+
+
+def test_followup_times_are_in_the_lines_zone_with_the_zone_named(make_app, web_case):
+    """Not UTC (hours off a caller's clock): HOTLINE_TIMEZONE, named with its offset."""
+    reference, receipt, case_id = web_case
+    app = make_app(HOTLINE_TIMEZONE="Asia/Seoul")
+    at = datetime(2026, 12, 1, 22, 43, tzinfo=UTC)  # 07:43 on the 2nd in Seoul
+    _add(app, case_id, kind="message_out", channel="web", body="Call us back",
+         delivery_status="published", created_at=at)
+    client = app.test_client()
+    assert followup_login(client, reference, receipt).status_code == 303
+    page = client.get("/followup?lang=en").get_data(as_text=True)
+    assert "2026-12-02 07:43 Asia/Seoul (UTC+09:00)" in main_text(page)
+    assert 'datetime="2026-12-01T22:43:00+00:00"' in page
+    assert "22:43" not in main_text(page) and " UTC</time>" not in page
