@@ -565,6 +565,12 @@ def end_shift(actor: User) -> int:
     ``actor`` with ``reason="shift_end"``) and a ``case.handover`` audit event; the roster
     then shows ``actor`` off duty (``shift.end``, with the count). One transaction: all
     of it or none. Returns how many cases were handed back.
+
+    ``awaiting_staff_since`` is kept, not cleared as other staff actions clear it: a
+    handover answers no one, so a caller who wrote and got no reply is still waiting.
+    The case is unassigned, so every staff member sees it (with its waiting time in the
+    queue) and the poll counts the caller's further messages as ``team_messages``; if
+    it is assigned again to someone away, it is unattended at once, as it should be.
     """
     for attempt in range(1, HANDOVER_ATTEMPTS + 1):
         try:

@@ -209,6 +209,23 @@ def messages_on_own_cases(user: User, last_id: int) -> tuple[int, int]:
     return int(count), int(newest or last_id)
 
 
+def messages_on_team_cases(last_id: int) -> tuple[int, int]:
+    """Caller contacts after interaction id ``last_id`` on open unassigned cases someone
+    already worked (not ``new``: a new case is counted as one), and the newest such id.
+
+    A case handed back at the end of a shift is such a case: without this, a caller who
+    writes to it again would alert no one (it is nobody's own case, and not new).
+    """
+    count, newest = db.session.execute(
+        select(func.count(), func.max(Interaction.id))
+        .join(Case, Case.id == Interaction.case_id)
+        .where(Case.assigned_to_id.is_(None), Case.status != "new",
+               Case.queue_rank < CLOSED_RANK_MIN,
+               Interaction.id > last_id, Interaction.kind.in_(CALLER_KINDS))
+    ).one()
+    return int(count), int(newest or last_id)
+
+
 def latest_interaction_id() -> int:
     """The highest timeline entry id (the poller counts caller messages after it)."""
     return int(db.session.execute(select(func.max(Interaction.id))).scalar() or 0)

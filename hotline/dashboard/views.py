@@ -133,7 +133,9 @@ def poll() -> Response:
     (``queue.poll_texts``), so plural forms come from the catalogues.
 
     ``since`` / ``since_message``: the newest case and timeline entry when the page was
-    drawn (``arrived`` and ``mine_messages`` count after them); ``seen`` /
+    drawn (``arrived``, ``mine_messages`` and ``team_messages`` -- caller contacts on
+    unassigned cases already worked, such as those handed back at a shift's end -- count
+    after them); ``seen`` /
     ``seen_message``: what the previous poll answered (``fresh_*`` count after them, so
     each arrival alerts once). Absent ``seen*`` means the ``since*`` values.
     """
@@ -153,10 +155,13 @@ def poll() -> Response:
                                                            values["since_message"])
     fresh_messages, _newest = queue_mod.messages_on_own_cases(current_user,
                                                               values["seen_message"])
+    team, latest_team = queue_mod.messages_on_team_cases(values["since_message"])
+    fresh_team, _newest = queue_mod.messages_on_team_cases(values["seen_message"])
     data = {"new": queue_mod.new_count(current_user), "arrived": arrived,
             "latest_id": latest, "mine_messages": mine,
-            "latest_message_id": latest_message, "fresh_cases": fresh_cases,
-            "fresh_messages": fresh_messages}
+            "latest_message_id": max(latest_message, latest_team),
+            "fresh_cases": fresh_cases, "fresh_messages": fresh_messages,
+            "team_messages": team, "fresh_team_messages": fresh_team}
     return jsonify({**data, "texts": queue_mod.poll_texts(data)})
 
 

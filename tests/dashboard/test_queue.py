@@ -229,14 +229,18 @@ def test_poll_counts_new_cases_and_arrivals(app, client, make_user, staff):
     login_as(client, staff)
     html = client.get("/dashboard/").get_data(as_text=True)
     latest = int(re.search(r'data-latest-id="(\d+)"', html).group(1))
-    data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
+    # As queue.js asks: since the newest case and timeline entry when the page was drawn.
+    message = int(re.search(r'data-latest-message="(\d+)"', html).group(1))
+    since = f"since={latest}&since_message={message}"
+    data = client.get(f"/dashboard/queue/poll?{since}").get_json()
     texts = data.pop("texts")
     assert data == {"new": 1, "arrived": 0, "latest_id": latest, "mine_messages": 0,
-                    "latest_message_id": 0, "fresh_cases": 0, "fresh_messages": 0}
+                    "latest_message_id": message, "fresh_cases": 0, "fresh_messages": 0,
+                    "team_messages": 0, "fresh_team_messages": 0}
     # The words queue.js shows: nothing arrived, so no notice and no alert.
     assert texts == {"waiting": "1 new case waiting", "notice": "", "alert": ""}
     arrived = make_case(app)
-    data = client.get(f"/dashboard/queue/poll?since={latest}").get_json()
+    data = client.get(f"/dashboard/queue/poll?{since}").get_json()
     assert data["new"] == 2 and data["arrived"] == 1 and data["latest_id"] == arrived["id"]
     assert data["texts"]["notice"] == "1 new case: show them"
     assert data["texts"]["waiting"] == "2 new cases waiting"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
@@ -158,3 +159,47 @@ def test_end_my_shift_hands_open_cases_back_with_a_note_and_goes_off_duty(app, m
                        ("shift.end", None)]
     html = client.get(case_url(first["reference"])).get_data(as_text=True)
     assert "ended their shift and handed the case back to the team queue" in html
+
+
+def test_a_handed_back_case_the_caller_waits_on_stays_waiting_and_alerts_the_team(
+        app, make_user):
+    """End my shift answers no one: the caller's wait (``awaiting_staff_since``) is kept,
+    the case shows its waiting time to everyone, and the caller's next message alerts the
+    team's open queues (it is nobody's own case, and not new)."""
+    olena, ivan = _on_duty(make_user, "Olena K."), _on_duty(make_user, "Ivan T.")
+    hers, his = app.test_client(), app.test_client()
+    case = _claimed_by(app, hers, olena)
+    _caller_writes(app, "Вы здесь? Мне страшно", "SM-h2")
+    waiting = get_case(app, case["id"]).awaiting_staff_since
+    assert waiting is not None
+    queue = hers.get("/dashboard/").get_data(as_text=True)
+    assert hers.post("/dashboard/shift/end",
+                     data={"csrf_token": csrf_token(queue)}).status_code == 303
+    row = get_case(app, case["id"])
+    assert row.assigned_to_id is None and row.status == "in_progress"
+    assert row.awaiting_staff_since == waiting
+    login_as(his, ivan)
+    page = his.get("/dashboard/").get_data(as_text=True)
+    assert case["reference"] in page
+    # Worked already, so not one of the "new cases waiting"; but its wait is shown.
+    assert 'id="new-count">0<' in page
+    assert re.search(r'<td class="waiting"><time datetime="', page)
+    since = re.search(r'data-latest-id="(\d+)"', page).group(1)
+    since_message = re.search(r'data-latest-message="(\d+)"', page).group(1)
+    _caller_writes(app, "Ответьте, пожалуйста", "SM-h3")
+    data = his.get(f"/dashboard/queue/poll?since={since}&since_message={since_message}",
+                   headers={"Accept": "application/json"}).json
+    assert (data["team_messages"], data["fresh_team_messages"]) == (1, 1)
+    assert data["mine_messages"] == 0 and data["arrived"] == 0
+    again = his.get(f"/dashboard/queue/poll?since={since}&since_message={since_message}"
+                    f"&seen_message={data['latest_message_id']}",
+                    headers={"Accept": "application/json"}).json
+    assert (again["team_messages"], again["fresh_team_messages"]) == (1, 0)
+    # Given to someone away (Olena is off duty now), the waiting caller makes it
+    # unattended at once: the team still sees it.
+    with app.app_context():
+        db.session.execute(update(Case).where(Case.id == case["id"])
+                           .values(assigned_to_id=olena.id))
+        db.session.commit()
+    assert case["reference"] in his.get("/dashboard/?view=unattended").get_data(
+        as_text=True)
