@@ -105,3 +105,15 @@ def screenshot(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return take
+
+
+def signed_in_context(chromium, app, user, base_url: str):
+    """A browser context signed in as ``user`` (the session cookie of a test client)."""
+    from tests.conftest import login_as  # (conftest loads this module as a plugin)
+
+    client = app.test_client()
+    login_as(client, user)
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
+    return context

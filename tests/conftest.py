@@ -151,6 +151,14 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture
+def fake():
+    """A fake Twilio HTTP client (``tests.twilio_fakes``) for apps that talk to Twilio."""
+    from tests.twilio_fakes import FakeTwilioHttp  # (it imports this module)
+
+    return FakeTwilioHttp()
+
+
+@pytest.fixture
 def app(make_app) -> Flask:
     """The default test app."""
     return make_app()

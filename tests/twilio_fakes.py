@@ -23,6 +23,8 @@ from hotline.models import utcnow
 from tests.conftest import PUBLIC_BASE_URL, sign
 
 TEST_ACCOUNT_SID = "AC" + "0" * 32
+# The roster phone of the staff member the call and timeline tests call "Olena K.".
+ROSTER_PHONE = "+380501112233"
 # A failure that Twilio accepts the message and then the answer times out.
 ACCEPTED_THEN_TIMEOUT = "accepted-then-timeout"
 
@@ -114,3 +116,14 @@ def post_signed(client, path: str, params: dict, query: str = ""):
 def parse_twiml(text: str) -> ET.Element:
     """Parse a TwiML answer of our own app (trusted test data)."""
     return ET.fromstring(text)  # noqa: S314
+
+
+def twilio_app(make_app, fake: FakeTwilioHttp, **config: object):
+    """An app with Twilio configured against ``fake`` (plus ``config``)."""
+    return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_HTTP_CLIENT=fake, **config)
+
+
+def olena_on_roster(make_user, **extra: object):
+    """Olena K., staff on the roster with a phone, speaking Russian and Ukrainian."""
+    return make_user("staff", display_name="Olena K.", phone=ROSTER_PHONE, languages="ru,uk",
+                     **extra)

@@ -9,19 +9,9 @@ from datetime import timedelta
 from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.models import Case, User, utcnow
-from tests.conftest import login_as
+from tests.browser import signed_in_context
 
 CALLER = "+79161234545"
-
-
-def _browser_session(chromium, app, user, base_url: str):
-    """A browser context signed in as ``user`` (the session cookie of a test client)."""
-    client = app.test_client()
-    login_as(client, user)
-    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
-    return context
 
 
 def _seed_demo(app, staff) -> None:
@@ -72,8 +62,8 @@ def test_a_case_worked_end_to_end_in_the_browser(app, chromium, live_server, mak
                                              ).order_by(Case.id.desc()).first()
         reference = case.display_reference
 
-    mine = _browser_session(chromium, app, staff, live_server)
-    theirs = _browser_session(chromium, app, colleague, live_server)
+    mine = signed_in_context(chromium, app, staff, live_server)
+    theirs = signed_in_context(chromium, app, colleague, live_server)
     try:
         page = mine.new_page()
         page.goto(f"{live_server}/dashboard/")

@@ -16,6 +16,7 @@ from hotline.extensions import db
 from hotline.messaging import outbox
 from hotline.messaging.recordings import MAX_MEDIA_BYTES
 from hotline.models import AuditEvent, Case, Interaction
+from tests import twilio_fakes
 from tests.conftest import csrf_token, login_as
 from tests.dashboard_support import case_url, post_action
 from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp, parse_twiml, post_signed
@@ -34,21 +35,14 @@ JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
 
 
 @pytest.fixture
-def fake() -> FakeTwilioHttp:
-    return FakeTwilioHttp()
-
-
-@pytest.fixture
 def line(make_app, fake):
     """An app with Twilio configured against the fake HTTP client."""
-    return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_HTTP_CLIENT=fake,
-                    TWILIO_MESSAGING_FROM=HOTLINE)
+    return twilio_fakes.twilio_app(make_app, fake, TWILIO_MESSAGING_FROM=HOTLINE)
 
 
 @pytest.fixture
 def staff(make_user):
-    return make_user("staff", display_name="Olena K.", languages="ru,uk", phone="+380501112233",
-                     on_duty=True)
+    return twilio_fakes.olena_on_roster(make_user, on_duty=True)
 
 
 def signed_in(app, user):

@@ -73,27 +73,24 @@ def test_preview_is_the_latest_caller_message_cut_to_about_80_characters(app, cl
 
 def test_waiting_counts_from_the_first_unanswered_message_and_not_for_closed(
         app, client, staff):
+    def staff_replied(case: dict, status: str, minutes: int) -> None:
+        with app.app_context():
+            db.session.add(Interaction(case_id=case["id"], kind="message_out", channel="sms",
+                                       body="we are here", author_id=staff.id, meta={},
+                                       delivery_status=status, created_at=minutes_ago(minutes)))
+            db.session.commit()
+
     answered = make_case(app, created_at=minutes_ago(300), body="hello")
+    staff_replied(answered, "delivered", 200)
     with app.app_context():
-        db.session.add(Interaction(case_id=answered["id"], kind="message_out", channel="sms",
-                                   body="we are here", author_id=staff.id, meta={},
-                                   delivery_status="delivered", created_at=minutes_ago(200)))
         db.session.add(Interaction(case_id=answered["id"], kind="message_in", channel="sms",
                                    body="thanks, one more thing", meta={},
                                    created_at=minutes_ago(90)))
         db.session.commit()
     replied = make_case(app, created_at=minutes_ago(100), body="hi")
-    with app.app_context():
-        db.session.add(Interaction(case_id=replied["id"], kind="message_out", channel="sms",
-                                   body="reply", author_id=staff.id, meta={},
-                                   delivery_status="sent", created_at=minutes_ago(50)))
-        db.session.commit()
+    staff_replied(replied, "sent", 50)
     unsent = make_case(app, created_at=minutes_ago(40), body="hi")
-    with app.app_context():
-        db.session.add(Interaction(case_id=unsent["id"], kind="message_out", channel="sms",
-                                   body="reply", author_id=staff.id, meta={},
-                                   delivery_status="failed", created_at=minutes_ago(30)))
-        db.session.commit()
+    staff_replied(unsent, "failed", 30)
     closed = make_case(app, status="closed", created_at=minutes_ago(60 * 24 * 500))
     login_as(client, staff)
     html = client.get("/dashboard/?status=all").get_data(as_text=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hotline.cases import reply_policy
@@ -40,6 +41,18 @@ def staff_reply(app, case_id: int, user_id: int, body: str = "Мы вам пом
                                         db.session.get(User, user_id))
         db.session.commit()
         return message.id
+
+
+def reply_once_and_sign_in(app, staff) -> tuple[dict, int, FlaskClient]:
+    """A new case, ``staff``'s reply to it, one outbox run; then ``staff`` signed in.
+    Returns the case, the reply's id and the signed-in client."""
+    case = make_case(app)
+    message_id = staff_reply(app, case["id"], staff.id)
+    with app.app_context():
+        outbox.work_once()
+    client = app.test_client()
+    login_as(client, staff)
+    return case, message_id, client
 
 
 def state(app, case_id: int, message_id: int) -> tuple:
@@ -187,12 +200,7 @@ def test_timeout_before_twilio_had_it_waits_for_an_audited_retry(make_app, staff
 
 def test_retry_of_a_found_message_sends_nothing(make_app, staff):
     app, fake = twilio(make_app, failures=[ACCEPTED_THEN_TIMEOUT])
-    case = make_case(app)
-    message_id = staff_reply(app, case["id"], staff.id)
-    with app.app_context():
-        outbox.work_once()
-    client = app.test_client()
-    login_as(client, staff)
+    case, message_id, client = reply_once_and_sign_in(app, staff)
     response = post_action(client, case["reference"], "retry-reply", message=str(message_id))
     assert response.status_code == 303
     with app.app_context():
@@ -202,12 +210,7 @@ def test_retry_of_a_found_message_sends_nothing(make_app, staff):
 
 def test_failed_reply_is_on_the_case_and_the_queue_and_retry_sends_it_once(make_app, staff):
     app, fake = twilio(make_app, failures=[(400, 30006)])
-    case = make_case(app)
-    message_id = staff_reply(app, case["id"], staff.id)
-    with app.app_context():
-        outbox.work_once()
-    client = app.test_client()
-    login_as(client, staff)
+    case, message_id, client = reply_once_and_sign_in(app, staff)
     page = client.get(case_url(case["reference"])).get_data(as_text=True)
     assert 'id="reply-failed"' in page and "landline" in page and "Retry (logged)" in page
     queue = client.get("/dashboard/").get_data(as_text=True)
@@ -225,13 +228,8 @@ def test_failed_reply_is_on_the_case_and_the_queue_and_retry_sends_it_once(make_
 
 def test_retry_is_refused_for_a_reply_that_left_or_another_case(make_app, staff):
     app, _ = twilio(make_app)
-    case = make_case(app)
+    case, message_id, client = reply_once_and_sign_in(app, staff)
     other = make_case(app)
-    message_id = staff_reply(app, case["id"], staff.id)
-    with app.app_context():
-        outbox.work_once()
-    client = app.test_client()
-    login_as(client, staff)
     for reference, message in ((case["reference"], str(message_id)),
                                (other["reference"], str(message_id)),
                                (case["reference"], "99999999999999999999"),

@@ -17,21 +17,11 @@ from sqlalchemy import update
 from hotline.extensions import db
 from hotline.intake.service import receive
 from hotline.models import Case, User
-from tests.conftest import login_as
+from tests.browser import signed_in_context
 
 pytestmark = pytest.mark.browser
 
 NOTE_FIELD = "Internal note (never sent to the caller)"
-
-
-def _context(chromium, app, user, base_url: str):
-    """A browser context signed in as ``user`` (the session cookie of a test client)."""
-    client = app.test_client()
-    login_as(client, user)
-    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
-    return context
 
 
 def _writes(app, caller: str, body: str, sid: str) -> str:
@@ -50,8 +40,8 @@ def test_unattended_case_claimed_by_a_colleague_a_note_while_the_caller_writes_a
     olena = make_user("staff", display_name="Olena K.", on_duty=True, phone="+79160000001")
     ivan = make_user("staff", display_name="Ivan T.", on_duty=True, phone="+79160000002")
     reference = _writes(app, "+79165550001", "Помогите, я хочу сдаться", "SM-b1")
-    hers = _context(chromium, app, olena, live_server)
-    his = _context(chromium, app, ivan, live_server)
+    hers = signed_in_context(chromium, app, olena, live_server)
+    his = signed_in_context(chromium, app, ivan, live_server)
     try:
         page = hers.new_page()
         page.goto(f"{live_server}/dashboard/cases/{reference}")

@@ -307,13 +307,9 @@ def recording() -> Response:
     return Response(status=204)
 
 
-@bp.post("/status")
-@twilio_webhook
-@durable(offline=lambda _form: Response(status=204))
-def call_status() -> Response:
-    """The call ended (or changed state): record the outcome; 204."""
-    form = twilio_form()
-    call_sid = required_sid(form, "CallSid")
+def _status_and_duration(form: ImmutableMultiDict) -> tuple[str, int]:
+    """A status report's ``CallStatus`` (lower case) and ``CallDuration`` (seconds, 0 when
+    absent); 400 for a missing or unknown status or a malformed duration."""
     status = (form.get("CallStatus") or "").strip().lower()
     if status not in CALL_STATUSES:
         abort(400, description="missing or unknown CallStatus")
@@ -321,6 +317,17 @@ def call_status() -> Response:
         duration = int(form.get("CallDuration") or 0)
     except ValueError:
         abort(400, description="malformed CallDuration")
+    return status, duration
+
+
+@bp.post("/status")
+@twilio_webhook
+@durable(offline=lambda _form: Response(status=204))
+def call_status() -> Response:
+    """The call ended (or changed state): record the outcome; 204."""
+    form = twilio_form()
+    call_sid = required_sid(form, "CallSid")
+    status, duration = _status_and_duration(form)
     ensure_call(form, call_sid)
 
     def record(meta: CallMeta, _case: Case) -> None:
@@ -350,13 +357,7 @@ def leg_status() -> Response:
     if not valid_id(leg):
         abort(400, description="missing or malformed leg")
     call_sid = required_sid(form, "CallSid")
-    status = (form.get("CallStatus") or "").strip().lower()
-    if status not in CALL_STATUSES:
-        abort(400, description="missing or unknown CallStatus")
-    try:
-        duration = int(form.get("CallDuration") or 0)
-    except ValueError:
-        abort(400, description="malformed CallDuration")
+    status, duration = _status_and_duration(form)
     try:
         record_leg_status(int(leg), call_sid, status, max(duration, 0) or None)
     except UnknownLeg:

@@ -20,10 +20,18 @@ from hotline.extensions import db
 from hotline.models import AuditEvent, CallLeg, Case, Interaction, User
 from tests.conftest import PUBLIC_BASE_URL, csrf_token, in_parallel, login_as
 from tests.dashboard_support import case_url, make_case, post_action
-from tests.twilio_fakes import TEST_ACCOUNT_SID, FakeTwilioHttp, parse_twiml, post_signed
+from tests.twilio_fakes import (
+    ROSTER_PHONE,
+    TEST_ACCOUNT_SID,
+    FakeTwilioHttp,
+    olena_on_roster,
+    parse_twiml,
+    post_signed,
+    twilio_app,
+)
 
 CALLER = "+79161234567"
-STAFF_PHONE = "+380501112233"
+STAFF_PHONE = ROSTER_PHONE
 INTERPRETER_PHONE = "+821012345678"
 HOTLINE = "+15005550006"
 VOICE_FROM = "+15005550009"
@@ -34,21 +42,15 @@ LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
 @pytest.fixture
-def fake() -> FakeTwilioHttp:
-    return FakeTwilioHttp()
-
-
-@pytest.fixture
 def line_app(make_app, fake):
-    return make_app(TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID, TWILIO_VOICE_FROM=VOICE_FROM,
-                    TWILIO_HTTP_CLIENT=fake)
+    return twilio_app(make_app, fake, TWILIO_VOICE_FROM=VOICE_FROM)
 
 
 @pytest.fixture
 def olena(make_user):
     """The staff member calling back: on the roster with a phone, off duty (so inbound
     calls go to voicemail)."""
-    return make_user("staff", display_name="Olena K.", phone=STAFF_PHONE, languages="ru,uk")
+    return olena_on_roster(make_user)
 
 
 def inbound(**extra: str) -> dict:
@@ -99,6 +101,31 @@ def the_attempt(app) -> Interaction:
             select(Interaction).where(Interaction.kind == "callback")).scalar_one()
         db.session.expunge(entry)
         return entry
+
+
+def ring_olena(line_app, client, olena) -> tuple[str, CallLeg]:
+    """A voicemail case Olena (signed in on ``client``) calls back: the worker rings her
+    roster phone. Returns the case reference and her leg."""
+    reference = leave_voicemail(client)
+    login_as(client, olena)
+    post_action(client, reference, "call-back")
+    work(line_app)
+    return reference, leg(line_app, "staff")
+
+
+def answer_and_dial(line_app, client, staff: CallLeg) -> CallLeg:
+    """The staff member answers and presses 1; the worker dials the caller (their leg)."""
+    leg_status(client, staff.id, staff.call_sid, "in-progress")
+    post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid, "Digits": "1"},
+                query=f"leg={staff.id}")
+    work(line_app)
+    return leg(line_app, "caller")
+
+
+def dial_the_caller(line_app, client, olena) -> tuple[str, CallLeg, CallLeg]:
+    """``ring_olena`` then ``answer_and_dial``: the reference and both legs."""
+    reference, staff = ring_olena(line_app, client, olena)
+    return reference, staff, answer_and_dial(line_app, client, staff)
 
 
 def status_url(leg_id: int) -> str:
@@ -220,11 +247,7 @@ def test_call_back_on_a_voicemail_case_end_to_end(line_app, fake, olena):
 
 def test_attempt_where_staff_do_not_accept(line_app, fake, olena):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
+    reference, staff = ring_olena(line_app, client, olena)
     leg_status(client, staff.id, staff.call_sid, "ringing")
     # Her voicemail picks up: it cannot press 1, the gather times out and hangs up.
     leg_status(client, staff.id, staff.call_sid, "completed", CallDuration="9")
@@ -246,16 +269,7 @@ def test_attempt_where_staff_do_not_accept(line_app, fake, olena):
 def test_caller_not_answering_is_an_attempt_and_staff_are_told(line_app, fake, olena, status,
                                                                outcome, words):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
-    leg_status(client, staff.id, staff.call_sid, "in-progress")
-    post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid, "Digits": "1"},
-                query=f"leg={staff.id}")
-    work(line_app)
-    caller = leg(line_app, "caller")
+    reference, staff, caller = dial_the_caller(line_app, client, olena)
     leg_status(client, caller.id, caller.call_sid, "ringing")
     leg_status(client, caller.id, caller.call_sid, status)
     assert the_attempt(line_app).meta["outcome"] == outcome
@@ -274,16 +288,7 @@ def test_caller_not_answering_is_an_attempt_and_staff_are_told(line_app, fake, o
 
 def test_staff_hanging_up_cancels_the_ringing_caller(line_app, fake, olena):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
-    leg_status(client, staff.id, staff.call_sid, "in-progress")
-    post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid, "Digits": "1"},
-                query=f"leg={staff.id}")
-    work(line_app)
-    caller = leg(line_app, "caller")
+    reference, staff, caller = dial_the_caller(line_app, client, olena)
     leg_status(client, caller.id, caller.call_sid, "ringing")
     leg_status(client, staff.id, staff.call_sid, "completed", CallDuration="12")
     assert work(line_app) == 1
@@ -298,11 +303,7 @@ def test_staff_hanging_up_cancels_the_ringing_caller(line_app, fake, olena):
 
 def test_pressing_another_key_hangs_up_without_calling(line_app, fake, olena):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
+    reference, staff = ring_olena(line_app, client, olena)
     answer = post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid,
                                                           "Digits": "2"},
                          query=f"leg={staff.id}")
@@ -312,11 +313,7 @@ def test_pressing_another_key_hangs_up_without_calling(line_app, fake, olena):
 
 def test_blocked_meanwhile_the_caller_is_not_dialled(line_app, fake, olena):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
+    reference, staff = ring_olena(line_app, client, olena)
     with line_app.app_context():
         db.session.execute(select(Case)).scalar_one().caller.flag = "blocked"
         db.session.commit()
@@ -471,11 +468,7 @@ def test_worker_without_twilio_places_nothing(make_app, olena):
 
 def test_one_call_back_at_a_time(line_app, fake, olena, make_user):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
+    reference, staff = ring_olena(line_app, client, olena)
     leg_status(client, staff.id, staff.call_sid, "in-progress")
     other = make_user("staff", display_name="Petro", phone="+380671234567", languages="ru")
     second = line_app.test_client()
@@ -487,11 +480,7 @@ def test_one_call_back_at_a_time(line_app, fake, olena, make_user):
 
 def test_leg_status_refuses_bad_and_forged_reports(line_app, fake, olena, twilio_post):
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
+    reference, staff = ring_olena(line_app, client, olena)
     unsigned = client.post(f"/twilio/voice/leg-status?leg={staff.id}",
                            data={"CallSid": staff.call_sid, "CallStatus": "completed"})
     assert unsigned.status_code == 403
@@ -579,11 +568,7 @@ def test_interpreter_joins_a_call_back(line_app, fake, olena, make_user):
     post_action(client, reference, "call-back")
     work(line_app)
     staff = leg(line_app, "staff")
-    leg_status(client, staff.id, staff.call_sid, "in-progress")
-    post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid, "Digits": "1"},
-                query=f"leg={staff.id}")
-    work(line_app)
-    caller = leg(line_app, "caller")
+    caller = answer_and_dial(line_app, client, staff)
     leg_status(client, caller.id, caller.call_sid, "in-progress")
 
     page = client.get(case_url(reference)).get_data(as_text=True)
@@ -713,11 +698,7 @@ def test_two_workers_place_a_leg_once(line_app, fake, olena):
 def test_pressing_1_twice_at_once_dials_the_caller_once(line_app, fake, olena):
 
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
+    reference, staff = ring_olena(line_app, client, olena)
     presses = [line_app.test_client(), line_app.test_client()]
     answers = in_parallel([
         lambda c=c: post_signed(c, "/twilio/voice/screen",
@@ -751,16 +732,7 @@ def test_a_leg_report_while_the_database_is_down_is_spooled_and_replayed(line_ap
     from hotline.intake import spool
 
     client = line_app.test_client()
-    reference = leave_voicemail(client)
-    login_as(client, olena)
-    post_action(client, reference, "call-back")
-    work(line_app)
-    staff = leg(line_app, "staff")
-    leg_status(client, staff.id, staff.call_sid, "in-progress")
-    post_signed(client, "/twilio/voice/screen", {"CallSid": staff.call_sid, "Digits": "1"},
-                query=f"leg={staff.id}")
-    work(line_app)
-    caller = leg(line_app, "caller")
+    reference, staff, caller = dial_the_caller(line_app, client, olena)
     down = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}")
     answer = leg_status(down.test_client(), caller.id, caller.call_sid, "in-progress")
     assert answer.status_code == 204
