@@ -88,3 +88,6 @@ whatsapp_template  # MessageOutMeta key: written by timeline.whatsapp_template_m
 content_variables  # MessageOutMeta key: read by channels/twilio/sender.py
 # Caller texts (issue 16): every C_() text, read by tests/app/test_caller_translations.py.
 CALLER_TEXTS
+# The report's within-target rows (issue 13): read by templates/reports/index.html.
+target_seconds
+share

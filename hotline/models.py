@@ -214,6 +214,9 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The urgency when the first response left: stamped by a trigger as first_response_at
+    # is set (migration 0035); the report judges the response against its target.
+    first_response_urgency: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # The caller's first contact since the last staff action (null: no one is waiting).
     # Set by the intake, cleared by every staff action (hotline/cases/actions.py).
     awaiting_staff_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -421,6 +424,19 @@ class KeyCanary(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ReportTarget(db.Model):
+    """The response target per urgency the report's roll-up counts against (0035).
+
+    A copy of the ``RESPONSE_TARGET_*_MINUTES`` settings, in seconds, that the triggers
+    can read; ``flask reports rebuild`` refreshes it from the settings.
+    """
+
+    __tablename__ = "report_targets"
+
+    urgency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seconds: Mapped[int] = mapped_column(Integer)
+
+
 class ReportDay(db.Model):
     """Cases opened per UTC day, channel and language: the report's roll-up (0026).
 
@@ -443,8 +459,9 @@ class ReportFact(db.Model):
     """Monthly counts per filter combination and measure: the report's roll-up (0026).
 
     ``channel`` / ``language`` / ``category`` are a value, ``''`` (unset) or ``'*'`` (any);
-    ``measure`` is status, urgency, affiliation, category, response (bucket), resolution or
-    closed_by (assignee id). Written only by the triggers on ``cases``.
+    ``measure`` is status, urgency, affiliation, category, response (bucket), resolution,
+    closed_by (assignee id), or answered / within (``<urgency>|<channel>``, migration 0035:
+    first responses, and those within target). Written only by the triggers on ``cases``.
     """
 
     __tablename__ = "report_facts"

@@ -117,6 +117,9 @@ def _empty_postgres(database_url: str) -> None:
         conn.execute(text("INSERT INTO key_canary (value, created_at) "
                           "VALUES (:value, CURRENT_TIMESTAMP)"),
                      {"value": canary_token([ENCRYPTION_KEY])})
+        # So are the report's response targets (migration 0035's defaults).
+        conn.execute(text("INSERT INTO report_targets (urgency, seconds) VALUES "
+                          "('immediate', 300), ('high', 1800), ('normal', 14400)"))
     engine.dispose()
 
 

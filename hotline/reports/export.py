@@ -17,6 +17,7 @@ from sqlalchemy import Row, func, select, tuple_
 from hotline.cases.references import format_reference
 from hotline.extensions import db
 from hotline.models import Case, Interaction, User
+from hotline.reports import rollup
 from hotline.reports.queries import StatsFilter
 
 BATCH_SIZE = 1000
@@ -24,6 +25,9 @@ COLUMNS = (
     "reference", "created_at", "first_response_at", "closed_at", "updated_at", "channel",
     "language", "status", "resolution", "category", "caller_type", "affiliation", "urgency",
     "callback_needed", "assigned_to", "first_response_seconds", "interactions",
+    # Issue 13: the urgency when the first response left, and whether that response came
+    # within its target (yes / no; empty when not answered), as the report counts them.
+    "response_urgency", "within_target",
 )
 # A cell starting with one of these is a formula to Excel / LibreOffice / Sheets (OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -52,7 +56,8 @@ def _batch(flt: StatsFilter, after: tuple[datetime, int] | None) -> Sequence[Row
     stmt = (select(Case.id, Case.reference, Case.created_at, Case.first_response_at,
                    Case.closed_at, Case.updated_at, Case.channel, Case.language, Case.status,
                    Case.resolution, Case.category, Case.caller_type, Case.affiliation,
-                   Case.urgency, Case.callback_needed, User.email)
+                   Case.urgency, Case.callback_needed, User.email,
+                   Case.first_response_urgency)
             .outerjoin(User, User.id == Case.assigned_to_id)
             .where(*flt.conditions())
             .order_by(Case.created_at, Case.id).limit(BATCH_SIZE))
@@ -74,8 +79,21 @@ def _seconds(created: datetime, responded: datetime | None) -> int | None:
     return int((responded - created).total_seconds())
 
 
+def _judged(row: Row[Any], targets: dict[str, int]) -> tuple[str | None, bool | None]:
+    """The urgency a response is judged by and whether it was within target (the
+    roll-up's rule, ``hotline.reports.rollup``): None, None when not answered."""
+    seconds = (None if row.first_response_at is None or row.first_response_at < row.created_at
+               else (row.first_response_at - row.created_at).total_seconds())
+    if seconds is None:
+        return None, None
+    urgency = row.first_response_urgency or row.urgency
+    target = targets.get(urgency, targets.get("normal"))
+    return urgency, target is not None and round(seconds) <= target
+
+
 def rows(flt: StatsFilter) -> Iterator[list[str]]:
     """Data rows, oldest case first, ``BATCH_SIZE`` cases per query."""
+    targets = rollup.stored_targets()
     after: tuple[datetime, int] | None = None
     while True:
         batch = _batch(flt, after)
@@ -88,7 +106,7 @@ def rows(flt: StatsFilter) -> Iterator[list[str]]:
                 row.closed_at, row.updated_at, row.channel, row.language, row.status,
                 row.resolution, row.category, row.caller_type, row.affiliation, row.urgency,
                 row.callback_needed, row.email, _seconds(row.created_at, row.first_response_at),
-                counts.get(row.id, 0),
+                counts.get(row.id, 0), *_judged(row, targets),
             )]
         after = (batch[-1].created_at, batch[-1].id)
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.cases.ordering import CLOSED_RANK_MIN
+from hotline.cases.targets import URGENCIES
+from hotline.cases.vocabularies import CHANNELS
 from hotline.extensions import db
 from hotline.i18n import N_
 from hotline.models import Case, User
-from hotline.reports import rollup
+from hotline.reports import local_days, rollup
 
 UNSET = "unset"
 # (key, label, upper bound of the age): the open backlog buckets, youngest first.
@@ -70,6 +73,67 @@ class StatsFilter:
 
 
 @dataclass
+class TargetRow:
+    """One row of the within-target table: answered cases and those within target."""
+
+    key: str
+    answered: int
+    within: int
+    target_seconds: int | None = None
+
+    @property
+    def share(self) -> float | None:
+        """The share answered within target (None when nothing was answered)."""
+        return self.within / self.answered if self.answered else None
+
+
+@dataclass
+class WithinTarget:
+    """First responses within target in the range, keyed (urgency at response, channel).
+
+    The rule (migration ``0035_response_targets``): a case counts under the urgency it had
+    when its first response left, against that urgency's target in ``report_targets``;
+    cases not answered yet are not counted (the queue's *overdue* filter lists them).
+    """
+
+    answered: dict[tuple[str, str], int]
+    within: dict[tuple[str, str], int]
+    targets: dict[str, int]
+
+    def _rows(self, index: int, order: tuple[str, ...]) -> list[TargetRow]:
+        answered: dict[str, int] = {}
+        within: dict[str, int] = {}
+        for key, count in self.answered.items():
+            answered[key[index]] = answered.get(key[index], 0) + count
+        for key, count in self.within.items():
+            within[key[index]] = within.get(key[index], 0) + count
+        names = [*order, *sorted(set(answered) - set(order))]
+        return [TargetRow(name, answered.get(name, 0), within.get(name, 0),
+                          self.targets.get(name) if index == 0 else None)
+                for name in names if name in answered or index == 0]
+
+    def by_urgency(self) -> list[TargetRow]:
+        """One row per urgency (every configured one, answered or not)."""
+        order = [u for u in URGENCIES if u in self.targets]
+        return self._rows(0, (*order, *sorted(set(self.targets) - set(order))))
+
+    def by_channel(self) -> list[TargetRow]:
+        """One row per channel with answered cases."""
+        return self._rows(1, CHANNELS)
+
+    @property
+    def total(self) -> TargetRow:
+        return TargetRow("total", sum(self.answered.values()), sum(self.within.values()))
+
+    def as_api(self) -> dict[str, object]:
+        def rows(found: list[TargetRow]) -> dict[str, dict[str, int]]:
+            return {row.key: {"answered": row.answered, "within_target": row.within}
+                    for row in found}
+        return {"target_seconds": dict(self.targets), "by_urgency": rows(self.by_urgency()),
+                "by_channel": rows(self.by_channel())}
+
+
+@dataclass
 class CaseStats:
     """Figures for one StatsFilter; ``as_api`` is the JSON of ``GET /api/v1/stats``."""
 
@@ -81,9 +145,11 @@ class CaseStats:
     by_day: list[dict[str, object]]
     callback_needed: int
     median_first_response_seconds: float | None
+    within_target: WithinTarget
 
     def as_api(self) -> dict[str, object]:
-        """The JSON shape of ``GET /api/v1/stats`` (keys fixed by DESIGN.md)."""
+        """The JSON shape of ``GET /api/v1/stats`` (keys fixed by DESIGN.md, plus
+        ``first_response_within_target``, added by issue 13)."""
         return {
             "total": self.total,
             "by_status": self.by_status,
@@ -93,6 +159,7 @@ class CaseStats:
             "by_day": self.by_day,
             "callback_needed": self.callback_needed,
             "median_first_response_seconds": self.median_first_response_seconds,
+            "first_response_within_target": self.within_target.as_api(),
         }
 
 
@@ -119,6 +186,20 @@ class Report:
     callback_oldest: datetime | None
     closed_by_resolution: dict[str, int]
     staff: list[StaffLoad]
+    # Cases opened per local day of ``day_zone`` (``local_days``); the UTC days of
+    # ``stats.by_day`` when the zone is UTC or the windows would cost too much.
+    by_local_day: list[dict[str, object]] | None = None
+    day_zone: str = "UTC"
+
+    @property
+    def days(self) -> list[dict[str, object]]:
+        """The per-day chart's days: local ones when there are, else UTC ones."""
+        return self.by_local_day if self.by_local_day is not None else self.stats.by_day
+
+    @property
+    def days_zone(self) -> str:
+        """The zone the per-day chart counts days in."""
+        return self.day_zone if self.by_local_day is not None else "UTC"
 
     @property
     def backlog_total(self) -> int:
@@ -210,6 +291,10 @@ def _case_stats(flt: StatsFilter, fractions: tuple[float, ...]
         by_day=_days(flt, figures.by_day),
         callback_needed=queue,
         median_first_response_seconds=percentiles[0],
+        within_target=WithinTarget(
+            answered={k: n for k, n in figures.by["answered"].items() if n},
+            within={k: n for k, n in figures.by["within"].items() if n},
+            targets=rollup.stored_targets()),
     )
     return stats, _RangeStats(stats, figures, cohort, responded, percentiles, oldest)
 
@@ -277,10 +362,15 @@ def staff_load(flt: StatsFilter, closed: dict[int | None, int],
     return out
 
 
-def report(flt: StatsFilter, now: datetime | None = None) -> Report:
-    """All the figures of the report page for ``flt``."""
+def report(flt: StatsFilter, now: datetime | None = None, zone: str = "UTC") -> Report:
+    """All the figures of the report page for ``flt``; days per local day of ``zone``."""
     now = now or datetime.now(UTC)
     stats, more = _case_stats(flt, (MEDIAN, P90))
+    by_local_day = None
+    if zone != "UTC":
+        by_local_day = local_days.per_local_day(flt.since, flt.until, ZoneInfo(zone),
+                                                more.figures.by_day, more.figures.total,
+                                                flt.scope())
     # One pass over the open cases serves the staff table and the backlog total.
     open_rows = open_by_assignee(flt)
     closed_by = {key: count for key, count in more.figures.by["closed_by"].items() if count}
@@ -294,4 +384,5 @@ def report(flt: StatsFilter, now: datetime | None = None) -> Report:
         callback_oldest=more.callback_oldest,
         closed_by_resolution=_keyed(more.figures.by["resolution"]),
         staff=staff_load(flt, closed_by, open_rows),
+        by_local_day=by_local_day, day_zone=zone,
     )

@@ -23,13 +23,21 @@ A range ``[since, until)`` (any instants; the report's are whole UTC days) is an
   "Up to today" subtracts an empty future; "all time" an empty past. So no figure ever
   reads more than about half a month of cases, whatever the range.
 
+First responses within target (migration ``0035_response_targets``): the measures
+``answered`` and ``within`` count, per month of opening, the answered cases and those
+answered within the target of the urgency they had when the first response left
+(``cases.first_response_urgency``, stamped by a trigger), keyed ``<urgency>|<channel>``;
+the targets are the rows of ``report_targets`` (``sync_targets`` copies the settings).
+``Figures.by["answered"]`` and ``["within"]`` are keyed ``(urgency, channel)``.
+
 Percentiles are exact (``percentile_cont``'s linear interpolation, as before): the
 merged histogram says which bucket holds each wanted rank, and one read of the index
 ``ix_cases_first_response`` over that bucket (1/16 of an octave of delays) returns the
 value.
 
-Known limit: ``by_day`` counts UTC days. Counts per *local* day over a long range would
-need a roll-up by hour (or by 15 minutes, for the zones with such offsets); totals and
+``by_day`` counts UTC days. The report page's per-*local*-day chart is derived from
+them plus short windows read from ``cases`` at each local midnight
+(``hotline.reports.local_days``, which says why not a per-hour roll-up); totals and
 breakdowns of a local-day range are exact already, since only its two partial UTC days
 are read from ``cases``.
 """
@@ -50,6 +58,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -57,8 +66,9 @@ from sqlalchemy import (
     tuple_,
 )
 
+from hotline.cases import targets
 from hotline.extensions import db
-from hotline.models import Case, ReportDay, ReportFact
+from hotline.models import Case, ReportDay, ReportFact, ReportTarget
 from hotline.reports.buckets import bucket_sql, bucket_upper, seconds_sql, whole_seconds_sql
 
 ANY = "*"
@@ -66,6 +76,8 @@ ANY = "*"
 UNSET_VALUE = ""
 # Measures of report_facts: counted per month of opening, or of closing.
 COHORT_MEASURES = ("status", "urgency", "affiliation", "category", "response")
+# Answered cases, and those within target, keyed (urgency at first response, channel).
+TARGET_MEASURES = ("answered", "within")
 CLOSURE_MEASURES = ("resolution", "closed_by")
 # The value a new case has (so it is not stored; see the module docstring).
 DEFAULT_VALUES = {"status": "new", "urgency": "normal", "affiliation": None, "category": None}
@@ -97,7 +109,7 @@ class Figures:
     by_day: Counter = field(default_factory=Counter)
     by: dict[str, Counter] = field(default_factory=lambda: {
         name: Counter() for name in ("channel", "language", *COHORT_MEASURES,
-                                     *CLOSURE_MEASURES)})
+                                     *TARGET_MEASURES, *CLOSURE_MEASURES)})
 
     def add(self, other: Figures, sign: int = 1) -> None:
         self.total += sign * other.total
@@ -182,6 +194,7 @@ def direct_opened(since: datetime, until: datetime, scope: Scope, *,
         columns.update(status=Case.status, urgency=Case.urgency,
                        affiliation=Case.affiliation, category=Case.category,
                        s=case((Case.first_response_at >= Case.created_at, whole)))
+        columns.update(answered=_answered_key(), within=_within_key())
     if not columns:
         return figures
     # OFFSET 0 keeps the planner from folding the subquery (and the delay) back in.
@@ -204,7 +217,38 @@ def direct_opened(since: datetime, until: datetime, scope: Scope, *,
                                         if k != DEFAULT_VALUES[name]})
         figures.by["response"] = Counter({int(k): v for k, v in groups["response"].items()
                                           if k is not None})
+        for name in TARGET_MEASURES:
+            figures.by[name] = Counter({_target_key(k): v for k, v in groups[name].items()
+                                        if k is not None})
     return figures
+
+
+def _response_urgency() -> ColumnElement:
+    return func.coalesce(Case.first_response_urgency, Case.urgency)
+
+
+def _answered_key() -> ColumnElement:
+    """``<urgency at first response>|<channel>`` of an answered case, else NULL."""
+    return case((Case.first_response_at >= Case.created_at,
+                 _response_urgency() + literal("|") + Case.channel))
+
+
+def _within_key() -> ColumnElement:
+    """``_answered_key`` of a case answered within its target (``report_targets``)."""
+    target = ReportTarget.__table__.alias("t")
+    normal = select(target.c.seconds).where(target.c.urgency == "normal").scalar_subquery()
+    own = select(target.c.seconds).where(
+        target.c.urgency == _response_urgency()).scalar_subquery()
+    delay: ColumnElement[Any] = literal_column(
+        seconds_sql(_dialect(), "cases.first_response_at", "cases.created_at"))
+    return case((and_(Case.first_response_at >= Case.created_at,
+                      func.round(delay) <= func.coalesce(own, normal)),
+                 _response_urgency() + literal("|") + Case.channel))
+
+
+def _target_key(value: str) -> tuple[str, str]:
+    urgency, _bar, channel = value.partition("|")
+    return urgency, channel
 
 
 def direct_closed(since: datetime, until: datetime, scope: Scope) -> Figures:
@@ -264,6 +308,8 @@ def _facts_rollup(first: date, last: date, scope: Scope) -> Figures:
     for measure, value, count in rows:
         if measure == "response":
             key: object = int(value)
+        elif measure in TARGET_MEASURES:
+            key = _target_key(value)
         elif measure == "closed_by":
             key = int(value) if value else None
         else:
@@ -438,8 +484,31 @@ def first_day() -> date | None:
     return None if day is None else _as_date(day)
 
 
-def rebuild() -> dict[str, int]:
-    """Recompute both roll-up tables from ``cases`` (``flask reports rebuild``).
+def stored_targets() -> dict[str, int]:
+    """The response target per urgency, in seconds, the roll-up counts against."""
+    table = ReportTarget.__table__
+    return {urgency: int(seconds) for urgency, seconds in
+            db.session.execute(select(table.c.urgency, table.c.seconds))}
+
+
+def configured_targets(config: Mapping[str, Any]) -> dict[str, int]:
+    """The ``RESPONSE_TARGET_*_MINUTES`` settings in seconds."""
+    return {urgency: int(target.total_seconds())
+            for urgency, target in targets.response_targets(config).items()}
+
+
+def sync_targets(config: Mapping[str, Any]) -> None:
+    """Make ``report_targets`` the configured targets (``rebuild`` recounts after it)."""
+    table = ReportTarget.__table__
+    db.session.execute(table.delete())
+    rows = [{"urgency": urgency, "seconds": seconds}
+            for urgency, seconds in configured_targets(config).items()]
+    db.session.execute(table.insert(), rows)
+
+
+def rebuild(config: Mapping[str, Any]) -> dict[str, int]:
+    """Recompute both roll-up tables from ``cases`` (``flask reports rebuild``), after
+    copying the configured response targets into ``report_targets``.
 
     Case writes wait meanwhile (PostgreSQL: ``LOCK TABLE cases IN SHARE MODE``; SQLite
     holds its write lock), so no trigger runs against a half-built table. The caller
@@ -447,6 +516,7 @@ def rebuild() -> dict[str, int]:
     """
     if _dialect() == "postgresql":
         db.session.execute(text("LOCK TABLE cases IN SHARE MODE"))
+    sync_targets(config)
     db.session.execute(ReportDay.__table__.delete())
     db.session.execute(ReportFact.__table__.delete())
     days = ", ".join(DAY_KEY)
@@ -464,13 +534,21 @@ def row_counts() -> dict[str, int]:
             .scalar_one() for table in ("report_days", "report_facts")}
 
 
-def differences(limit: int = 20) -> dict[str, list[tuple]]:
+def differences(config: Mapping[str, Any] | None = None,
+                limit: int = 20) -> dict[str, list[tuple]]:
     """Rows where the roll-up and a fresh count from ``cases`` disagree (zeros ignored).
 
     Each row is ``("stored" | "counted", *key, count)``: a stored row the recount does
-    not give, or a recounted row that is not stored. Empty lists: exact.
+    not give, or a recounted row that is not stored. Empty lists: exact. With ``config``,
+    also ``report_targets`` against the settings: ``("stored" | "configured", urgency,
+    seconds)`` rows.
     """
     out = {}
+    if config is not None:
+        kept, wanted = stored_targets(), configured_targets(config)
+        out["report_targets"] = sorted(
+            [("stored", u, n) for u, n in kept.items() if wanted.get(u) != n]
+            + [("configured", u, n) for u, n in wanted.items() if kept.get(u) != n])
     for table, source, key, value in (("report_days", "report_days_source", DAY_KEY, "cases"),
                                       ("report_facts", "report_facts_source", FACT_KEY, "n")):
         cols = ", ".join((*key, value))
@@ -487,4 +565,4 @@ def differences(limit: int = 20) -> dict[str, list[tuple]]:
 
 __all__ = ["ANY", "Figures", "MonthPlan", "Scope", "differences", "direct_closed",
            "direct_opened", "first_day", "percentiles", "plan_months", "range_figures", "rebuild",
-           "row_counts", "with_defaults"]
+           "row_counts", "stored_targets", "sync_targets", "with_defaults"]

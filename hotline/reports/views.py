@@ -91,13 +91,14 @@ def index():
         return render_template("reports/index.html", error=str(exc), params=None,
                                form=request.args, **_choices()), 400
     now = datetime.now(UTC)
-    data = report(params.filter, now)
-    days = [(str(day["date"]), int(day["count"])) for day in data.stats.by_day]
+    data = report(params.filter, now, zone=params.zone)
+    days = [(str(day["date"]), int(day["count"])) for day in data.days]
     return render_template(
         "reports/index.html", error=None, params=params, form=params.query(), data=data,
         now=now, sections=_breakdowns(data), days=days,
-        day_chart=charts.column_chart("chart-day", _("Cases opened per day (UTC)"), days,
-                                      axis_label=_month_day),
+        day_chart=charts.column_chart(
+            "chart-day", _("Cases opened per day (%(zone)s)", zone=data.days_zone), days,
+            axis_label=_month_day),
         **_choices())
 
 

@@ -158,7 +158,8 @@ def test_stats_counts(app, client, token):
     assert sum(day["count"] for day in data["by_day"]) == 3
     assert len(data["by_day"]) == 30
     assert set(data) == {"total", "by_status", "by_category", "by_channel", "by_language",
-                         "by_day", "callback_needed", "median_first_response_seconds"}
+                         "by_day", "callback_needed", "median_first_response_seconds",
+                         "first_response_within_target"}
 
 
 def test_stats_range_and_bad_dates(app, client, token):

@@ -329,7 +329,8 @@ def test_api_stats_equal_the_page_and_the_query_layer(app, supervisor_client, se
     assert response.status_code == 200
     api = response.get_json()
     assert set(api) == {"total", "by_status", "by_category", "by_channel", "by_language",
-                        "by_day", "callback_needed", "median_first_response_seconds"}
+                        "by_day", "callback_needed", "median_first_response_seconds",
+                        "first_response_within_target"}
     assert api == layer
     assert {key: api[key] for key in EXPECTED} == EXPECTED
     html = supervisor_client.get(f"/reports/?{seeded.query}").get_data(as_text=True)

@@ -113,3 +113,74 @@ def test_parse_reads_days_and_the_shift_in_the_zone():
     # Today is the local today: 23:30 UTC on the 28th is already the 29th in Kyiv.
     late = parse({}, (), zone="Europe/Kyiv", now=datetime(2026, 3, 28, 23, 30, tzinfo=UTC))
     assert late.last_day == date(2026, 3, 29)
+
+
+def _day_table(html: str) -> dict[str, int]:
+    table = re.search(r'<table id="table-day">(.*?)</table>', html, re.S).group(1)
+    return {key: int(count) for key, count in re.findall(
+        r'<tr data-key="([^"]+)"><td>[^<]*</td><td>(\d+)</td></tr>', table)}
+
+
+def test_the_per_day_chart_counts_the_readers_local_days(app, client, make_user):
+    """Across the DST change of 2026-03-29 in Kyiv (UTC+2, then UTC+3): each case is
+    counted on its local day, the axis names the zone."""
+    utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+    _opened(app,
+            utc(2026, 3, 26, 21, 59),  # 23:59 on the 26th in Kyiv
+            utc(2026, 3, 26, 22, 0),   # 00:00 on the 27th
+            utc(2026, 3, 27, 23, 30),  # 01:30 on the 28th
+            utc(2026, 3, 28, 21, 59),  # 23:59 on the 28th (still UTC+2)
+            utc(2026, 3, 28, 22, 0),   # 00:00 on the 29th
+            utc(2026, 3, 29, 20, 59),  # 23:59 on the 29th (now UTC+3)
+            utc(2026, 3, 29, 21, 0))   # 00:00 on the 30th
+    login_as(client, make_user("supervisor", timezone="Europe/Kyiv"))
+    html = client.get("/reports/?from=2026-03-26&to=2026-03-31").get_data(as_text=True)
+    assert _day_table(html) == {"2026-03-26": 1, "2026-03-27": 1, "2026-03-28": 2,
+                                "2026-03-29": 2, "2026-03-30": 1, "2026-03-31": 0}
+    assert "Day (Europe/Kyiv)" in html and "Cases opened per day (Europe/Kyiv)" in html
+    assert 'id="days-utc-note"' not in html
+
+
+@pytest.mark.parametrize("zone", ["Europe/Kyiv", "Asia/Seoul", "America/New_York",
+                                  "Asia/Kolkata"])
+def test_local_days_from_the_roll_up_equal_a_direct_count(app, zone):
+    """Random cases over two months; the local-day counts (roll-up plus windows) equal a
+    count of each case's local date, for whole local days and a night-shift span."""
+    import random
+
+    from hotline.reports import local_days
+    from hotline.reports.queries import StatsFilter, report
+
+    rng = random.Random(zone)
+    base = datetime(2026, 2, 20, tzinfo=UTC)
+    moments = [base + timedelta(seconds=rng.randrange(60 * 86400)) for _ in range(120)]
+    _opened(app, *moments)
+    tz = ZoneInfo(zone)
+    spans = [staff_time.local_days(date(2026, 2, 22), date(2026, 4, 10), tz),
+             (datetime(2026, 3, 5, 18, 0, tzinfo=tz).astimezone(UTC),
+              datetime(2026, 3, 6, 8, 0, tzinfo=tz).astimezone(UTC))]
+    with app.app_context():
+        for since, until in spans:
+            data = report(StatsFilter(since=since, until=until), zone=zone)
+            expected: dict[str, int] = {}
+            for day, _start in local_days.local_boundaries(since, until, tz):
+                expected[day.isoformat()] = 0
+            for moment in moments:
+                if since <= moment < until:
+                    key = moment.astimezone(tz).date().isoformat()
+                    expected[key] += 1
+            assert data.days_zone == zone
+            assert {d["date"]: d["count"] for d in data.days} == expected
+            assert sum(expected.values()) == data.stats.total
+
+
+def test_a_range_too_costly_for_local_days_shows_utc_days_and_says_so(
+        app, client, make_user, monkeypatch):
+    from hotline.reports import local_days
+
+    monkeypatch.setattr(local_days, "MAX_WINDOW_CASES", 0)
+    _opened(app, datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
+    login_as(client, make_user("supervisor", timezone="Asia/Seoul"))
+    html = client.get("/reports/?from=2026-03-09&to=2026-03-12").get_data(as_text=True)
+    assert "Day (UTC)" in html and 'id="days-utc-note"' in html
+    assert sum(_day_table(html).values()) == 1
