@@ -31,7 +31,7 @@ class Language:
 
     code: str  # ISO 639-1: stored on cases and callers, in URLs (/ko/) and settings
     name: str  # its own name, shown to callers and visitors
-    english: str  # its English name, for staff (the screening prompt, admin forms)
+    english: str  # its English name (admin forms; the staff prompts' fallback)
     say: str  # Twilio <Say> language
     # A character that gives the language away (checked in table order), or None.
     script: Callable[[str], bool] | None = None
@@ -53,11 +53,6 @@ IVR_ORDER: tuple[str, ...] = CODES
 # The language of anything said or sent when the caller's is unknown.
 DEFAULT = "en"
 _SCRIPT_ORDER = ("ko", "uk", "ru")
-
-
-def english_name(code: str | None) -> str:
-    """The English name of ``code`` (English for an unknown code)."""
-    return BY_CODE.get(code or DEFAULT, BY_CODE[DEFAULT]).english
 
 
 def say_language(code: str) -> str:

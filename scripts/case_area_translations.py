@@ -1,6 +1,6 @@
 # ruff: noqa: E501 (a table of texts: one entry a line reads and diffs best)
-"""uk / ru / ko texts of the queue, the case page, the timeline, the case actions and the
-approved-replies admin page (issue 16), as one table.
+"""uk / ru / ko texts of the queue, the case page, the timeline, the case actions, the
+approved-replies admin page and the staff voice prompts (issue 16), as one table.
 
 The catalogues (hotline/translations/*/LC_MESSAGES/messages.po) are the source of truth;
 this table refills them after a rebase took another branch's .po (a .po conflicts easily):
@@ -436,6 +436,39 @@ TEXTS: dict[str, tuple[str, str, str]] = {
                                              "ваша роль не позволяет это действие",
                                              "내 역할로는 이 일을 할 수 없습니다"),
     "— write your own —": ("— написати власну —", "— написать свой —", "— 직접 쓰기 —"),
+    # Staff voice prompts (channels/replies.py): the call screen and a call-back's staff leg.
+    "Hotline call in %(language)s.": ("Дзвінок на лінію, мова: %(language)s.",
+                                      "Звонок на линию, язык: %(language)s.",
+                                      "상담 전화입니다. 언어: %(language)s."),
+    "Press 1 to accept.": ("Натисніть 1, щоб прийняти.", "Нажмите 1, чтобы принять.",
+                           "받으려면 1번을 누르세요."),
+    "Hotline call-back for case %(reference)s. The caller speaks %(language)s. Press 1 to call them now.": (
+        "Зворотний дзвінок у зверненні %(reference)s. Мова абонента: %(language)s. Натисніть 1, щоб зателефонувати зараз.",
+        "Обратный звонок по обращению %(reference)s. Язык абонента: %(language)s. Нажмите 1, чтобы позвонить сейчас.",
+        "사건 %(reference)s 회신 전화입니다. 상대방 언어: %(language)s. 지금 전화하려면 1번을 누르세요."),
+    "Calling the caller now. Stay on the line.": (
+        "Телефонуємо абонентові. Залишайтеся на лінії.",
+        "Звоним абоненту. Оставайтесь на линии.",
+        "지금 상대방에게 전화를 겁니다. 끊지 말고 기다리세요."),
+    "This call-back cannot go on. Please check the case.": (
+        "Цей зворотний дзвінок неможливо продовжити. Перевірте звернення.",
+        "Этот обратный звонок невозможно продолжить. Проверьте обращение.",
+        "이 회신 전화는 계속할 수 없습니다. 사건을 확인하세요."),
+    "The caller's line is busy. The attempt is on the case.": (
+        "Лінія абонента зайнята. Спробу записано у зверненні.",
+        "Линия абонента занята. Попытка записана в обращении.",
+        "상대방이 통화 중입니다. 시도 기록이 사건에 남았습니다."),
+    "The caller did not answer. The attempt is on the case.": (
+        "Абонент не відповів. Спробу записано у зверненні.",
+        "Абонент не ответил. Попытка записана в обращении.",
+        "상대방이 받지 않았습니다. 시도 기록이 사건에 남았습니다."),
+    "The call to the caller did not go through. The attempt is on the case.": (
+        "Дзвінок абонентові не вдався. Спробу записано у зверненні.",
+        "Дозвониться абоненту не удалось. Попытка записана в обращении.",
+        "상대방에게 전화가 연결되지 않았습니다. 시도 기록이 사건에 남았습니다."),
+    "Case %(reference)s.": ("Звернення %(reference)s.", "Обращение %(reference)s.",
+                            "사건 %(reference)s."),
+    "A new caller.": ("Новий абонент.", "Новый абонент.", "처음 연락한 사람입니다."),
 }
 
 # Drafted by the languages helper (wip/languages-case-area-translations.py.txt), reviewed.
@@ -612,6 +645,14 @@ DRAFT_PLURALS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
 
 # (singular, plural): (uk forms, ru forms, ko forms)
 PLURALS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    ("A known caller, with one earlier case.", "A known caller, with %(num)d earlier cases."): (
+        ("Відомий абонент, %(num)d попереднє звернення.",
+         "Відомий абонент, %(num)d попередні звернення.",
+         "Відомий абонент, %(num)d попередніх звернень."),
+        ("Известный абонент, %(num)d прежнее обращение.",
+         "Известный абонент, %(num)d прежних обращения.",
+         "Известный абонент, %(num)d прежних обращений."),
+        ("이전 사건이 %(num)d건 있는 사람입니다.",)),
     ("%(num)d case shown", "%(num)d cases shown"): (
         ("показано %(num)d звернення", "показано %(num)d звернення",
          "показано %(num)d звернень"),

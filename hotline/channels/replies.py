@@ -14,8 +14,10 @@ a topic: the phone may be read or overheard by someone else. When an auto-reply 
 sent is decided in ``hotline/channels/auto_reply.py``. Twilio's ``<Say>`` language per
 caller language stays in ``hotline/languages.py`` (``say_language``).
 
-The prompts played to staff (the call screen, a call-back's staff leg) are below too;
-they are English for now and not in the ``callers`` domain.
+The prompts played to staff (the call screen, a call-back's staff leg) are below too,
+in the staff pages' ``messages`` domain (marked ``N_``), rendered in the language of the
+staff member whose phone rings (``i18n.user_language``) and spoken with that language's
+``<Say>`` voice.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from __future__ import annotations
 import logging
 from functools import cache
 
+from babel import Locale
 from babel.support import NullTranslations, Translations
 
-from hotline.catalogues import CALLERS_DOMAIN, TRANSLATIONS_DIR
-from hotline.languages import BY_CODE, CODES, DEFAULT, english_name
+from hotline.catalogues import CALLERS_DOMAIN, MESSAGES_DOMAIN, TRANSLATIONS_DIR
+from hotline.i18n import N_
+from hotline.languages import BY_CODE, CODES, DEFAULT
 from hotline.logging_setup import log_event
 
 log = logging.getLogger(__name__)
@@ -54,15 +58,15 @@ CALLER_TEXTS = (AUTO_REPLY, MENU_PROMPT, CONNECTING, VOICEMAIL_PROMPT, VOICEMAIL
 
 
 @cache
-def translations(language: str) -> NullTranslations:
-    """The ``callers`` catalogue of one language, loaded once per process.
+def translations(language: str, domain: str = CALLERS_DOMAIN) -> NullTranslations:
+    """The ``callers`` (or ``domain``) catalogue of one language, loaded once per process.
 
     Babel's own loader, the call Flask-Babel's ``Domain`` makes; not ``Domain`` itself,
     because it follows the current context's locale and gives English outside an
     application context. English (the message ids) and a missing ``.mo`` give
     ``NullTranslations``: the English text.
     """
-    return Translations.load(str(TRANSLATIONS_DIR), [language], CALLERS_DOMAIN)
+    return Translations.load(str(TRANSLATIONS_DIR), [language], domain)
 
 
 def uncompiled_languages() -> list[str]:
@@ -118,27 +122,46 @@ def apology(language: str) -> str:
 
 
 # Played to the staff member who picks up, never to the caller.
-SCREEN_PROMPT = "Hotline call in {language}. {context}Press 1 to accept."
+SCREEN_CALL = N_("Hotline call in %(language)s.")
+SCREEN_ACCEPT = N_("Press 1 to accept.")
 # Played to staff on a call-back's staff leg, never to the caller (who hears only staff).
-CALL_BACK_PROMPT = ("Hotline call-back for case {reference}. The caller speaks {language}. "
-                    "Press 1 to call them now.")
-CALL_BACK_CONNECTING = "Calling the caller now. Stay on the line."
-CALL_BACK_STOPPED = "This call-back cannot go on. Please check the case."
+CALL_BACK_PROMPT = N_("Hotline call-back for case %(reference)s. The caller speaks "
+                      "%(language)s. Press 1 to call them now.")
+CALL_BACK_CONNECTING = N_("Calling the caller now. Stay on the line.")
+CALL_BACK_STOPPED = N_("This call-back cannot go on. Please check the case.")
 CALL_BACK_ENDED = {
-    "busy": "The caller's line is busy. The attempt is on the case.",
-    "no_answer": "The caller did not answer. The attempt is on the case.",
+    "busy": N_("The caller's line is busy. The attempt is on the case."),
+    "no_answer": N_("The caller did not answer. The attempt is on the case."),
 }
-CALL_BACK_ENDED_OTHER = "The call to the caller did not go through. The attempt is on the case."
+CALL_BACK_ENDED_OTHER = N_("The call to the caller did not go through. The attempt is on "
+                           "the case.")
 # The inbound screen with the case: "Case K, 7, M, 2. Q, 9, X, 4. A known caller: ..."
-SCREEN_CASE = "Case {reference}."
-SCREEN_KNOWN = {0: "A new caller.", 1: "A known caller, with one earlier case."}
-SCREEN_KNOWN_MANY = "A known caller, with {count} earlier cases."
+SCREEN_CASE = N_("Case %(reference)s.")
+SCREEN_NEW_CALLER = N_("A new caller.")
 
 
-def screen_prompt(language: str | None, context: str | None = None) -> str:
+def staff_text(staff_language: str | None, message: str, **variables: object) -> str:
+    """A staff prompt in the staff member's language (English when unknown)."""
+    code = staff_language if staff_language in BY_CODE else DEFAULT
+    translated = translations(code, MESSAGES_DOMAIN).ugettext(message)
+    return translated % variables if variables else translated
+
+
+def language_name(code: str | None, staff_language: str | None) -> str:
+    """The name of the caller's language ``code`` in the staff member's language
+    (Babel's locale data: "Korean", "корейська", "корейский", "한국어")."""
+    spoken = staff_language if staff_language in BY_CODE else DEFAULT
+    caller = code if code in BY_CODE else DEFAULT
+    return Locale.parse(spoken).languages.get(caller) or BY_CODE[caller].english
+
+
+def screen_prompt(language: str | None, context: str | None = None,
+                  staff_language: str | None = None) -> str:
     """The staff-side prompt naming the caller's language (and the case, ``screen_case``)."""
-    return SCREEN_PROMPT.format(language=english_name(language),
-                                context=f"{context} " if context else "")
+    parts = [staff_text(staff_language, SCREEN_CALL,
+                        language=language_name(language, staff_language)),
+             context, staff_text(staff_language, SCREEN_ACCEPT)]
+    return " ".join(part for part in parts if part)
 
 
 def spell_reference(reference: str) -> str:
@@ -148,29 +171,36 @@ def spell_reference(reference: str) -> str:
     return ". ".join(", ".join(half) for half in halves if half)
 
 
-def call_back_prompt(reference: str, language: str | None) -> str:
+def call_back_prompt(reference: str, language: str | None,
+                     staff_language: str | None = None) -> str:
     """The screen of a call-back's staff leg: the case, the caller's language, press 1."""
-    return CALL_BACK_PROMPT.format(reference=spell_reference(reference),
-                                   language=english_name(language))
+    return staff_text(staff_language, CALL_BACK_PROMPT, reference=spell_reference(reference),
+                      language=language_name(language, staff_language))
 
 
-def call_back_connecting() -> str:
+def call_back_connecting(staff_language: str | None = None) -> str:
     """Said to the staff member after they pressed 1, while the caller's phone rings."""
-    return CALL_BACK_CONNECTING
+    return staff_text(staff_language, CALL_BACK_CONNECTING)
 
 
-def call_back_stopped() -> str:
+def call_back_stopped(staff_language: str | None = None) -> str:
     """Said when the caller may no longer be called (blocked, opted out meanwhile)."""
-    return CALL_BACK_STOPPED
+    return staff_text(staff_language, CALL_BACK_STOPPED)
 
 
-def call_back_ended(outcome: str | None) -> str:
+def call_back_ended(outcome: str | None, staff_language: str | None = None) -> str:
     """Said to the staff member left alone when the caller's leg ended unanswered."""
-    return CALL_BACK_ENDED.get(outcome or "", CALL_BACK_ENDED_OTHER)
+    return staff_text(staff_language, CALL_BACK_ENDED.get(outcome or "", CALL_BACK_ENDED_OTHER))
 
 
-def screen_case(reference: str, earlier_cases: int) -> str:
+def screen_case(reference: str, earlier_cases: int, staff_language: str | None = None) -> str:
     """The case part of an inbound call's screen: its reference and whether the caller
     is known (has earlier cases)."""
-    known = SCREEN_KNOWN.get(earlier_cases) or SCREEN_KNOWN_MANY.format(count=earlier_cases)
-    return f"{SCREEN_CASE.format(reference=spell_reference(reference))} {known}"
+    case = staff_text(staff_language, SCREEN_CASE, reference=spell_reference(reference))
+    if not earlier_cases:
+        return f"{case} {staff_text(staff_language, SCREEN_NEW_CALLER)}"
+    code = staff_language if staff_language in BY_CODE else DEFAULT
+    known = translations(code, MESSAGES_DOMAIN).ungettext(
+        "A known caller, with one earlier case.",
+        "A known caller, with %(num)d earlier cases.", earlier_cases)
+    return f"{case} {known % {'num': earlier_cases}}"

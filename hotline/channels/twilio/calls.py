@@ -29,6 +29,7 @@ from hotline.cases.timeline import CallMeta, call_meta
 from hotline.channels import replies
 from hotline.crypto import AddressError, normalise_address
 from hotline.extensions import db
+from hotline.i18n import staff_default, user_language
 from hotline.intake.service import receive
 from hotline.intake.spool import NotYetKnown
 from hotline.messaging.outbox import OUTBOX_WAKE_KEY
@@ -656,9 +657,23 @@ def move_failed(leg: CallLeg) -> None:
         update_call(call.external_id, forget)
 
 
-def screen_context(parent_sid: str) -> str | None:
+def staff_language(user_id: str | int | None) -> str:
+    """The language staff prompts use for the staff member ``user_id`` (their pages'
+    language); the deployment's default when unknown."""
+    user = db.session.get(User, int(user_id)) if user_id else None
+    return user_language(user) if user is not None else staff_default()
+
+
+def leg_staff_language(leg_id: str | int) -> str:
+    """The language of the staff member on call-back leg ``leg_id`` (default when unknown)."""
+    leg = db.session.get(CallLeg, int(leg_id))
+    return staff_language(leg.user_id if leg is not None else None)
+
+
+def screen_context(parent_sid: str, language: str | None = None) -> str | None:
     """What the screen of an inbound call says of its case: the reference, letter by
-    letter, and whether the caller is known (has earlier cases). None when not stored."""
+    letter, and whether the caller is known (has earlier cases), in the staff member's
+    ``language``. None when not stored."""
     call = find_call(parent_sid)
     if call is None:
         return None
@@ -667,7 +682,7 @@ def screen_context(parent_sid: str) -> str | None:
         select(func.count()).select_from(Case)
         .where(Case.caller_id == case.caller_id, Case.id != case.id,
                Case.created_at <= case.created_at)).scalar_one()
-    return replies.screen_case(case.reference, int(earlier))
+    return replies.screen_case(case.reference, int(earlier), language)
 
 
 def moved_conference(call: Interaction) -> str | None:

@@ -224,7 +224,8 @@ def _place(leg: CallLeg, client: Client) -> str | None:
         if number is None:
             raise _Refused("no_roster_phone")
         created = client.calls.create(
-            to=number, from_=sender, twiml=twiml.call_back_screen(leg.id, case),
+            to=number, from_=sender,
+            twiml=twiml.call_back_screen(leg.id, case, calls.staff_language(leg.user_id)),
             timeout=calls.STAFF_RING_SECONDS, status_callback=status_callback,
             status_callback_method="POST", status_callback_event=LEG_STATUS_EVENTS)
         return created.sid
@@ -256,7 +257,8 @@ def _end(leg: CallLeg, client: Client) -> str | None:
         return None
     if leg.role == "staff":
         outcome = (leg.interaction.meta or {}).get("outcome")
-        client.calls(leg.call_sid).update(twiml=twiml.call_back_ended(outcome))
+        client.calls(leg.call_sid).update(
+            twiml=twiml.call_back_ended(outcome, calls.staff_language(leg.user_id)))
     elif leg.status == "in-progress":
         client.calls(leg.call_sid).update(status="completed")
     else:

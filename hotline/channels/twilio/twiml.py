@@ -133,17 +133,19 @@ def dial_answer(language: str, staff: list[tuple[int, str]],
     return twiml(response)
 
 
-def screen_answer(language: str, staff: str | None = None, context: str | None = None
-                  ) -> Response:
+def screen_answer(language: str, staff: str | None = None, context: str | None = None,
+                  staff_language: str = languages.DEFAULT) -> Response:
     """Asked of the staff member who picks up: press 1 to take the call, else hang up.
 
-    ``context`` (``replies.screen_case``) names the case and whether the caller is known.
+    ``context`` (``replies.screen_case``) names the case and whether the caller is known;
+    the prompt is in ``staff_language``, the language of the staff member rung.
     """
     response = VoiceResponse()
     query = {"lang": language, **({"staff": staff} if staff else {})}
     gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
                              action=public_url("twilio_voice.screen", **query))
-    gather.say(replies.screen_prompt(language, context), language=say_language("en"))
+    gather.say(replies.screen_prompt(language, context, staff_language),
+               language=say_language(staff_language))
     response.hangup()
     return twiml(response)
 
@@ -176,7 +178,7 @@ def apology_answer() -> Response:
 
 # ---- calls through the line (call-backs, interpreters) --------------------------------------
 
-def call_back_screen(leg_id: int, case: Any) -> str:
+def call_back_screen(leg_id: int, case: Any, staff_language: str = languages.DEFAULT) -> str:
     """The TwiML of a call-back's staff leg (given to ``calls.create``): the screen.
 
     The same screen as an inbound call: press 1 (``/twilio/voice/screen?leg=…``) and
@@ -186,39 +188,43 @@ def call_back_screen(leg_id: int, case: Any) -> str:
     response = VoiceResponse()
     gather = response.gather(num_digits=1, timeout=SCREEN_TIMEOUT_SECONDS, method="POST",
                              action=public_url("twilio_voice.screen", leg=str(leg_id)))
-    gather.say(replies.call_back_prompt(case.reference, case.language),
-               language=say_language("en"))
+    gather.say(replies.call_back_prompt(case.reference, case.language, staff_language),
+               language=say_language(staff_language))
     response.hangup()
     return str(response)
 
 
-def conference_twiml(name: str, notice: str | None = None) -> str:
-    """Join the conference ``name`` (silence while alone; it ends when this leg leaves)."""
+def conference_twiml(name: str, notice: str | None = None,
+                     staff_language: str = languages.DEFAULT) -> str:
+    """Join the conference ``name`` (silence while alone; it ends when this leg leaves);
+    ``notice`` is said first, in ``staff_language``."""
     response = VoiceResponse()
     if notice:
-        response.say(notice, language=say_language("en"))
+        response.say(notice, language=say_language(staff_language))
     dial = response.dial()
     dial.conference(name, beep="false", start_conference_on_enter=True,
                     end_conference_on_exit=True, wait_url="")
     return str(response)
 
 
-def conference_answer(name: str, notice: str | None = None) -> Response:
+def conference_answer(name: str, notice: str | None = None,
+                      staff_language: str = languages.DEFAULT) -> Response:
     """``conference_twiml`` as an answer."""
-    return twiml(conference_twiml(name, notice))
+    return twiml(conference_twiml(name, notice, staff_language))
 
 
-def call_back_ended(outcome: Any) -> str:
+def call_back_ended(outcome: Any, staff_language: str = languages.DEFAULT) -> str:
     """Said to a staff member left alone: why the caller is not coming, then hang up."""
     response = VoiceResponse()
-    response.say(replies.call_back_ended(outcome), language=say_language("en"))
+    response.say(replies.call_back_ended(outcome, staff_language),
+                 language=say_language(staff_language))
     response.hangup()
     return str(response)
 
 
-def staff_notice_answer(text: str) -> Response:
-    """Tell the staff member something and hang up."""
+def staff_notice_answer(text: str, staff_language: str = languages.DEFAULT) -> Response:
+    """Tell the staff member something (in ``staff_language``) and hang up."""
     response = VoiceResponse()
-    response.say(text, language=say_language("en"))
+    response.say(text, language=say_language(staff_language))
     response.hangup()
     return twiml(response)

@@ -35,11 +35,13 @@ from hotline.channels.twilio.calls import (
     end_inbound_legs,
     ensure_call,
     find_call,
+    leg_staff_language,
     moved_conference,
     on_duty_staff,
     record_inbound_accept,
     record_leg_status,
     screen_context,
+    staff_language,
     update_call,
 )
 from hotline.channels.twilio.twiml import (
@@ -58,6 +60,7 @@ from hotline.channels.twilio.twiml import (
 )
 from hotline.crypto import AddressError, normalise_address
 from hotline.extensions import db
+from hotline.i18n import staff_default
 from hotline.intake.service import IntakeError, receive
 from hotline.intake.signature import twilio_form, twilio_webhook
 from hotline.intake.spool import NotYetKnown, SpoolError, durable, is_replay, spool_current_request
@@ -168,16 +171,30 @@ def screen() -> Response:
             return twiml(response)  # an empty answer bridges the call
         response.hangup()
         return twiml(response)
-    return screen_answer(language_param(), staff or None, _case_context(form))
+    spoken = _staff_language(staff or None)
+    return screen_answer(language_param(), staff or None, _case_context(form, spoken), spoken)
 
 
-def _case_context(form: ImmutableMultiDict) -> str | None:
+def _staff_language(staff: str | None, leg: str | None = None) -> str:
+    """The language of the staff member rung (by user or call-back leg id); the default
+    when unknown or when the database cannot say (never in the way of the call)."""
+    try:
+        if leg is not None:
+            return leg_staff_language(leg) if valid_id(leg) else staff_language(None)
+        return staff_language(staff)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        current_app.logger.warning("staff prompt language unknown: %s", type(exc).__name__)
+        return staff_default()
+
+
+def _case_context(form: ImmutableMultiDict, spoken: str) -> str | None:
     """What the screen says of the case; None when unknown (never in the way)."""
     parent = valid_sid(form, "ParentCallSid")
     if parent is None:
         return None
     try:
-        return screen_context(parent)
+        return screen_context(parent, spoken)
     except SQLAlchemyError as exc:
         db.session.rollback()
         current_app.logger.warning("screen without case context: %s", type(exc).__name__)
@@ -188,9 +205,10 @@ def _screen_call_back(form: ImmutableMultiDict, leg: str) -> Response:
     """A call-back's staff leg pressed a key: 1 joins the conference and dials the caller."""
     if (form.get("Digits") or "").strip() != "1":
         return hangup_answer()
+    spoken = _staff_language(None, leg)
     call_sid = valid_sid(form, "CallSid")
     if not valid_id(leg) or call_sid is None:
-        return staff_notice_answer(call_back_stopped())
+        return staff_notice_answer(call_back_stopped(spoken), spoken)
     try:
         conference = accept_call_back(int(leg), call_sid)
     except (UnknownLeg, LegMismatch, SQLAlchemyError) as exc:
@@ -198,8 +216,8 @@ def _screen_call_back(form: ImmutableMultiDict, leg: str) -> Response:
         current_app.logger.warning("call-back not accepted: %s", type(exc).__name__)
         conference = None
     if conference is None:
-        return staff_notice_answer(call_back_stopped())
-    return conference_answer(conference, call_back_connecting())
+        return staff_notice_answer(call_back_stopped(spoken), spoken)
+    return conference_answer(conference, call_back_connecting(spoken), spoken)
 
 
 def _record_answered_by(form: ImmutableMultiDict, staff: str) -> None:

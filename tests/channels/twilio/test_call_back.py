@@ -17,6 +17,7 @@ from hotline.cases.actions import UNSAFE_CALL_BACK
 from hotline.channels import replies
 from hotline.channels.twilio import calls, dialer
 from hotline.extensions import db
+from hotline.languages import say_language
 from hotline.models import AuditEvent, CallLeg, Case, Interaction, User
 from tests.conftest import PUBLIC_BASE_URL, csrf_token, in_parallel, login_as
 from tests.dashboard_support import case_url, make_case, post_action
@@ -745,3 +746,62 @@ def test_a_leg_report_while_the_database_is_down_is_spooled_and_replayed(line_ap
     with line_app.app_context():
         assert not db.session.execute(select(Case)).scalar_one().callback_needed
     assert the_attempt(line_app).meta["outcome"] == "reached"
+
+
+def test_staff_prompts_are_in_the_staff_members_language(make_app, fake, make_user):
+    # Olena works in Ukrainian: her call-back screen, the notice after pressing 1 and the
+    # one when the caller does not answer are Ukrainian, spoken with the Ukrainian voice.
+    app = twilio_app(make_app, fake, TWILIO_VOICE_FROM=VOICE_FROM)
+    olena = olena_on_roster(make_user, ui_language="uk")
+    client = app.test_client()
+    reference, staff = ring_olena(app, client, olena)
+    screen = parse_twiml(fake.calls()[0]["data"]["Twiml"]).find("Gather/Say")
+    with app.app_context():
+        stored = db.session.execute(select(Case)).scalar_one().reference
+    assert screen.text == replies.call_back_prompt(stored, "ru", "uk")
+    assert screen.text.startswith("Зворотний дзвінок у зверненні ")
+    assert "Мова абонента: російська" in screen.text and "Press" not in screen.text
+    assert screen.get("language") == say_language("uk")
+    caller = answer_and_dial(app, client, staff)
+    joined = post_signed(client, "/twilio/voice/screen",
+                         {"CallSid": staff.call_sid, "Digits": "1"}, query=f"leg={staff.id}")
+    notice = parse_twiml(joined.text).find("Say")
+    assert (notice.text, notice.get("language")) == (
+        "Телефонуємо абонентові. Залишайтеся на лінії.", say_language("uk"))
+    leg_status(client, caller.id, caller.call_sid, "no-answer")
+    work(app)
+    ended = parse_twiml(fake.calls()[-1]["data"]["Twiml"]).find("Say")
+    assert (ended.text, ended.get("language")) == (
+        "Абонент не відповів. Спробу записано у зверненні.", say_language("uk"))
+    assert reference
+
+
+def test_inbound_screen_is_in_the_language_of_the_staff_member_rung(make_app, make_user):
+    # The deployment default (Korean here) for a staff member who chose none.
+    app = make_app(STAFF_DEFAULT_LANGUAGE="ko")
+    client = app.test_client()
+    make_user("staff", phone=STAFF_PHONE, languages="ru", on_duty=True)
+    post_signed(client, "/twilio/voice", inbound(CallStatus="ringing"))
+    dial = parse_twiml(post_signed(client, "/twilio/voice/language", inbound(Digits="2")).text)
+    query = dial.find("Dial/Number").get("url").split("?", 1)[1]
+    answer = post_signed(client, "/twilio/voice/screen",
+                         {"CallSid": "CA" + "c" * 32, "ParentCallSid": CALL}, query=query)
+    said = parse_twiml(answer.text).find("Gather/Say")
+    with app.app_context():
+        reference = db.session.execute(select(Case)).scalar_one().reference
+    spelled = replies.spell_reference(reference)
+    assert said.text == (f"상담 전화입니다. 언어: 러시아어. 사건 {spelled}. "
+                         "처음 연락한 사람입니다. 받으려면 1번을 누르세요.")
+    assert said.get("language") == say_language("ko")
+
+
+def test_staff_prompt_texts_are_translated_in_every_staff_language():
+    for language in ("uk", "ru", "ko"):
+        texts = [replies.screen_prompt("en", replies.screen_case("K7M2Q9X4", 3, language),
+                                       language),
+                 replies.call_back_prompt("K7M2Q9X4", "ko", language),
+                 replies.call_back_connecting(language), replies.call_back_stopped(language),
+                 *(replies.call_back_ended(outcome, language)
+                   for outcome in ("busy", "no_answer", None))]
+        for text in texts:
+            assert not any(word in text for word in ("Press", "caller", "Case ", "attempt")), text
