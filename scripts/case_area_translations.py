@@ -469,6 +469,20 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "Case %(reference)s.": ("Звернення %(reference)s.", "Обращение %(reference)s.",
                             "사건 %(reference)s."),
     "A new caller.": ("Новий абонент.", "Новый абонент.", "처음 연락한 사람입니다."),
+    # Default keyword rule names and unshown Telegram contents (cases/labels.py).
+    "surrender": ("здача в полон", "сдача в плен", "투항"),
+    "danger": ("небезпека", "опасность", "위험"),
+    "wounded": ("поранення", "ранение", "부상"),
+    "urgent now": ("терміново", "срочно", "긴급"),
+    "sticker": ("стікер", "стикер", "스티커"),
+    "poll": ("опитування", "опрос", "설문"),
+    "dice": ("кубик", "кубик", "주사위"),
+    "game": ("гру", "игра", "게임"),
+    "story": ("історію", "история", "스토리"),
+    "paid media": ("платний медіафайл", "платные медиа", "유료 미디어"),
+    "giveaway": ("розіграш", "розыгрыш", "경품 추첨"),
+    "invoice": ("рахунок", "счёт", "청구서"),
+    "checklist": ("список завдань", "чек-лист", "체크리스트"),
 }
 
 # Drafted by the languages helper (wip/languages-case-area-translations.py.txt), reviewed.

@@ -105,13 +105,32 @@ CALLER_FLAG_LABELS: dict[str, LazyString] = {
     "hostile": _l("hostile"),
     "blocked": _l("blocked"),
 }
+# The default keyword rules' names (``cases.keywords``; an operator's own rules are shown
+# as written) and the Telegram contents Hotline records but does not show.
+KEYWORD_RULE_LABELS: dict[str, LazyString] = {
+    "surrender": _l("surrender"),
+    "danger": _l("danger"),
+    "wounded": _l("wounded"),
+    "now": _l("urgent now"),
+}
+UNSHOWN_CONTENT_LABELS: dict[str, LazyString] = {
+    "sticker": _l("sticker"),
+    "poll": _l("poll"),
+    "dice": _l("dice"),
+    "game": _l("game"),
+    "story": _l("story"),
+    "paid_media": _l("paid media"),
+    "giveaway": _l("giveaway"),
+    "invoice": _l("invoice"),
+    "checklist": _l("checklist"),
+}
 
 # Every table, for ``label`` and the completeness test; where two vocabularies share a
 # code word (``other``, ``unknown``, ``failed``) they share the English text too.
 TABLES: tuple[dict[str, LazyString], ...] = (
     STATUS_LABELS, RESOLUTION_LABELS, CHANNEL_LABELS, CATEGORY_LABELS, CALLER_TYPE_LABELS,
     AFFILIATION_LABELS, URGENCY_LABELS, ROLE_LABELS, FIELD_LABELS, CALLBACK_OUTCOME_LABELS,
-    DELIVERY_LABELS, CALLER_FLAG_LABELS,
+    DELIVERY_LABELS, CALLER_FLAG_LABELS, KEYWORD_RULE_LABELS, UNSHOWN_CONTENT_LABELS,
 )
 _ALL: dict[str, LazyString] = {}
 for _table in TABLES:

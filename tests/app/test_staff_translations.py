@@ -11,7 +11,8 @@ import pyotp
 import pytest
 
 from hotline.api.tokens import TOKEN_ROLES
-from hotline.cases import labels, timeline, vocabularies, workflow
+from hotline.cases import keywords, labels, timeline, vocabularies, workflow
+from hotline.channels.telegram import updates as telegram_updates
 from tests.auth_flow import code_at, code_step, password_step, submit
 from tests.conftest import csrf_token, login_as
 
@@ -52,6 +53,9 @@ VOCABULARIES = {
                          (*timeline.CALLBACK_OUTCOMES, *timeline.LINE_OUTCOMES)),
     "delivery": (labels.DELIVERY_LABELS, vocabularies.DELIVERY_STATUSES),
     "caller flag": (labels.CALLER_FLAG_LABELS, vocabularies.CALLER_FLAGS),
+    "keyword rule": (labels.KEYWORD_RULE_LABELS,
+                     {name for rules in keywords.DEFAULT_RULES.values() for name, *_ in rules}),
+    "unshown content": (labels.UNSHOWN_CONTENT_LABELS, telegram_updates.UNSHOWN_KINDS),
 }
 
 
@@ -70,6 +74,9 @@ def test_labels_follow_the_page_language(app):
             assert labels.label("in_progress") == "у роботі"
         with force_locale("ko"):
             assert labels.label("no_answer") == "받지 않음"
+        with force_locale("ru"):
+            assert labels.label("surrender") == "сдача в плен"
+            assert labels.label("poll") == "опрос"
         # An operator's own classification value is shown as written.
         assert labels.label("my_own_value") == "my own value"
 
