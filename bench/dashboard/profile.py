@@ -32,6 +32,8 @@ def main() -> None:
 
     url = f"sqlite:///{args.sqlite}" if args.sqlite else pg_url(args.pg_db)
     os.environ.update(app_env(url))
+    if os.environ.get("BENCH_TIMEZONE"):
+        os.environ["HOTLINE_TIMEZONE"] = os.environ["BENCH_TIMEZONE"]
 
     from sqlalchemy import event, func, select
 

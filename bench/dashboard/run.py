@@ -216,7 +216,8 @@ def measure(port: int, probes_of: list[tuple[Page, str]], creds: dict, n: int) -
     return [probe.result() for probe in probes]
 
 
-def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str], dict]:
+def prepare(db: str, cases: int, reuse: bool, pg_db: str, timezone: str = ""
+            ) -> tuple[dict[str, str], dict]:
     """A database with ``cases`` seeded cases; returns the app env and seed facts."""
     if db == "postgres":
         database = pg_db if cases >= 100_000 else f"{pg_db}_small"
@@ -246,6 +247,9 @@ def prepare(db: str, cases: int, reuse: bool, pg_db: str) -> tuple[dict[str, str
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
     env = app_env(url)
+    if timezone:
+        # The staff's default zone: the report's local days (and the queue's times) in it.
+        env["HOTLINE_TIMEZONE"] = timezone
     facts: dict = {"reused": have >= cases}
     # Always: a reused database gets the migrations added since it was seeded.
     flask(["db", "upgrade"], env)
@@ -277,7 +281,7 @@ def credentials(env: dict[str, str]) -> dict:
 
 
 def run_db(db: str, args: argparse.Namespace) -> dict:
-    env, facts = prepare(db, args.cases, args.reuse, args.pg_db)
+    env, facts = prepare(db, args.cases, args.reuse, args.pg_db, args.timezone)
     creds = credentials(env)
     rows = []
     with Gunicorn("wsgi:app", env, args.port) as server:
@@ -314,7 +318,8 @@ def cell(result: dict | None, baseline: dict | None = None) -> str:
 def report(results: dict, args: argparse.Namespace) -> list[str]:
     """Print the table; return the targets missed (PostgreSQL p95 over 100 ms)."""
     dbs = list(results)
-    print(f"machine: {machine()}; load average before the run {args.load_before}")
+    print(f"machine: {machine()}; load average before the run {args.load_before}"
+          f"; HOTLINE_TIMEZONE {args.timezone or 'UTC (default)'}")
     for db in dbs:
         facts = results[db]["facts"]
         seeded = ("reused an already seeded database" if facts["reused"]
@@ -357,6 +362,9 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="keep a database that already holds enough cases")
     parser.add_argument("--smoke", action="store_true", help="300 cases, 5 requests a row")
+    parser.add_argument("--timezone", default="",
+                        help="HOTLINE_TIMEZONE for the app (e.g. Europe/Kyiv: the report then "
+                             "counts local days); default: the app's (UTC)")
     parser.add_argument("--only", default="",
                         help="measure only rows whose label contains one of these "
                              "comma-separated words (the baseline row always runs)")

@@ -23,13 +23,22 @@ Why not the other ways (issue 13, issue 19: p95 < 100 ms at 1M cases):
 - the windows read ``min(h, 24 - h) / 24`` of the range's cases: for Kyiv (UTC+2) a
   twelfth, ~3,500 cases for 30 days and ~83,000 for all time at 1M cases.
 
-A zone far from UTC (Seoul, UTC+9: 9/24 of the cases) over a long range can exceed the
+A zone far from UTC (Seoul, UTC+9: 9/24 of the cases) or a long range can exceed the
 budget ``MAX_WINDOW_CASES`` (estimated from the roll-up before reading anything); the
-chart then shows UTC days, and says so, rather than being slow.
+chart then shows UTC days, and says so, rather than being slow. The budget is what keeps
+the report page within p95 < 100 ms at 1,000,000 cases (bench/README.md, issue 19): with
+100,000 a Kyiv reader's 365-day report took p95 398 ms and the filtered all-time one
+695 ms (the windows' counts plus building and compiling one subquery per day), against
+~100 ms for the same pages on UTC days; 30 days for Kyiv (~3,500 window cases) stays in.
+A long range costs by its number of windows too (a filtered all-time report: 730
+subqueries, ~630 ms even with few cases in them), so ranges over ``MAX_LOCAL_DAYS`` days
+show UTC days as well: over a year of daily bars, a shift of a few hours at each end of a
+day changes little, and the page says which days it counts.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -39,8 +48,11 @@ from sqlalchemy import func, select
 from hotline.extensions import db
 from hotline.models import Case
 
-# The most cases the windows may read (estimated first); above it: UTC days.
-MAX_WINDOW_CASES = 100_000
+# The most cases the windows may read (estimated first), and the most local days (one
+# window each: every window is a subquery to build, compile and run, whatever its size);
+# above either: UTC days. A quarter keeps "last 90 days" local.
+MAX_WINDOW_CASES = 10_000
+MAX_LOCAL_DAYS = 92
 DAY = timedelta(days=1)
 # Windows per statement (SQLite allows 2,000 result columns).
 CHUNK = 400
@@ -83,7 +95,8 @@ def per_local_day(since: datetime, until: datetime, zone: ZoneInfo,
                   per_utc_day: Mapping[date, int], total: int, scope: list
                   ) -> list[dict[str, object]] | None:
     """``[{"date", "count"}]`` per local day of ``zone`` of the range's cases, or None
-    when the windows would read more than ``MAX_WINDOW_CASES`` cases.
+    when the range has more than ``MAX_LOCAL_DAYS`` days or the windows would read more
+    than ``MAX_WINDOW_CASES`` cases.
 
     ``per_utc_day`` and ``total``: the range's cases per UTC day and in all (from the
     roll-up, ``rollup.range_figures``); ``scope``: the filter conditions on ``cases``.
@@ -91,14 +104,19 @@ def per_local_day(since: datetime, until: datetime, zone: ZoneInfo,
     days = local_boundaries(since, until, zone)
     inner = [start for _day, start in days[1:]]
     windows = [_window(boundary) for boundary in inner]
-    if _estimate(per_utc_day, windows) > MAX_WINDOW_CASES:
+    if len(days) > MAX_LOCAL_DAYS or _estimate(per_utc_day, windows) > MAX_WINDOW_CASES:
         return None
     counted = _count_windows(windows, since, until, scope)
 
+    # The range's cases opened before each UTC day: one running sum, read by bisection.
+    utc_days = sorted(per_utc_day)
+    running = [0]
+    for day in utc_days:
+        running.append(running[-1] + per_utc_day[day])
+
     def before_midnight(midnight: datetime) -> int:
         """The range's cases opened before a UTC midnight."""
-        cut = midnight.date()
-        return sum(count for day, count in per_utc_day.items() if day < cut)
+        return running[bisect_left(utc_days, midnight.date())]
 
     cumulative = [0]
     for (lo, hi, sign), found in zip(windows, counted, strict=True):
