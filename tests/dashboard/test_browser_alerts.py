@@ -5,6 +5,7 @@ expired session and a reload, and is forgotten once sent."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from hotline.extensions import db
 from hotline.intake.service import receive
@@ -98,30 +99,31 @@ def test_a_reply_draft_survives_a_refusal_an_expired_session_and_a_reload(
             db.session.commit()
         page.get_by_label("Category", exact=True).select_option("surrender")
         page.get_by_role("button", name="Save classification").click()
-        assert page.locator("#action-error").is_visible()
+        expect(page.locator("#action-error")).to_be_visible()
         # ... and the reply box still holds the draft, also after a reload.
-        assert page.get_by_label(REPLY_BOX).input_value() == draft
+        # (The draft is put back by staff.js once the page has loaded: wait for it.)
+        expect(page.get_by_label(REPLY_BOX)).to_have_value(draft)
         page.goto(f"{live_server}/dashboard/cases/{reference}")
-        assert page.get_by_label(REPLY_BOX).input_value() == draft
+        expect(page.get_by_label(REPLY_BOX)).to_have_value(draft)
 
         # The session ends; sending is refused with the styled page and its way back.
         context.clear_cookies()
         page.get_by_role("button", name="Send reply by SMS").click()
-        assert page.locator("#expired-form").is_visible()
+        expect(page.locator("#expired-form")).to_be_visible()
         back = page.locator("#expired-login").get_attribute("href")
         assert back == f"/login?next=/dashboard/cases/{reference}"
         # Signed in again in this tab, the sign-in page leads back to the case, draft and all.
         _sign_in(context, app, staff, live_server)
         page.goto(f"{live_server}{back}")
         page.wait_for_url(f"**/dashboard/cases/{reference}")
-        assert page.get_by_label(REPLY_BOX).input_value() == draft
-        assert page.locator("#reply-draft-restored").is_visible()
+        expect(page.get_by_label(REPLY_BOX)).to_have_value(draft)
+        expect(page.locator("#reply-draft-restored")).to_be_visible()
 
         page.get_by_role("button", name="Send reply by SMS").click()
-        assert page.get_by_text("Reply queued.").is_visible()
-        assert page.get_by_label(REPLY_BOX).input_value() == ""
+        expect(page.get_by_text("Reply queued.")).to_be_visible()
+        expect(page.get_by_label(REPLY_BOX)).to_have_value("")
         page.reload()
-        assert page.get_by_label(REPLY_BOX).input_value() == ""
+        expect(page.get_by_label(REPLY_BOX)).to_have_value("")
         kept = page.evaluate(
             "Object.keys(sessionStorage).filter(k => k.startsWith('hotline.draft:'))")
         assert kept == []
