@@ -107,6 +107,9 @@ def test_a_reply_draft_survives_a_refusal_an_expired_session_and_a_reload(
         expect(page.get_by_label(REPLY_BOX)).to_have_value(draft)
 
         # The session ends; sending is refused with the styled page and its way back.
+        # (After the page's own requests: a poll answered after the cookies were cleared
+        # would set the session cookie again.)
+        page.wait_for_load_state("networkidle")
         context.clear_cookies()
         page.get_by_role("button", name="Send reply by SMS").click()
         expect(page.locator("#expired-form")).to_be_visible()
